@@ -1,0 +1,76 @@
+import { isAbsolute, resolve } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify'
+import type { Config } from './lib/config.ts'
+import { PluginLoadError } from './lib/errors.ts'
+import type { KvBackend } from './lib/store/kv.ts'
+import { VERSION } from './lib/version.ts'
+import authPlugin from './plugins/auth.ts'
+import healthPlugin from './plugins/health.ts'
+import mcpPlugin from './plugins/mcp.ts'
+import metricsPlugin from './plugins/metrics.ts'
+import restPlugin from './plugins/rest.ts'
+import storePlugin from './plugins/store.ts'
+import toolRegistryPlugin from './plugins/tool-registry.ts'
+import clusterMetrics from './tools/cluster-metrics.ts'
+import clusterStatus from './tools/cluster-status.ts'
+import describeConfigs from './tools/describe-configs.ts'
+import describeGroup from './tools/describe-group.ts'
+import describeTopics from './tools/describe-topics.ts'
+import fetchOffsets from './tools/fetch-offsets.ts'
+import listGroups from './tools/list-groups.ts'
+import listTopics from './tools/list-topics.ts'
+
+export const BUILTIN_TOOLS = [clusterStatus, clusterMetrics, listTopics, describeTopics, listGroups, describeGroup, fetchOffsets, describeConfigs]
+
+export interface BuildOptions {
+  /** Serve this key space instead of connecting to etcd (the demo cluster). */
+  backend?: KvBackend
+  logger?: FastifyServerOptions['logger']
+  version?: string
+}
+
+/** The one Fastify instance: services first, then tools (built-in and extra), then transports. */
+export async function buildApp (config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
+  const version = options.version ?? VERSION
+  const app = Fastify({
+    logger: options.logger ?? {
+      level: config.logLevel,
+      // Application logs go to stderr: stdout is left for machine-readable streams.
+      stream: process.stderr,
+      redact: { paths: ['req.headers.authorization', 'req.headers.cookie'], censor: '[redacted]' }
+    },
+    bodyLimit: config.bodyLimit,
+    requestTimeout: 120_000
+  })
+
+  await app.register(toolRegistryPlugin)
+  await app.register(storePlugin, options.backend !== undefined
+    ? { backend: options.backend }
+    : config.etcdEndpoints.length > 0
+      ? { etcd: { endpoints: config.etcdEndpoints, username: config.etcdUsername, password: config.etcdPassword, timeoutMs: config.etcdTimeoutMs } }
+      : {})
+  await app.register(metricsPlugin, { brokerMetricsUrl: config.brokerMetricsUrl, timeoutMs: config.metricsTimeoutMs, cacheTtlMs: config.metricsCacheTtlMs })
+  await app.register(authPlugin, { token: config.authToken })
+  await app.register(healthPlugin, { version })
+
+  for (const tool of BUILTIN_TOOLS) await app.register(tool)
+  for (const spec of config.plugins) await app.register(await loadToolPlugin(spec))
+
+  await app.register(mcpPlugin, { version, allowedHosts: config.allowedHosts, allowedOrigins: ['localhost', '127.0.0.1', '[::1]', ...config.allowedOrigins], bodyLimit: config.bodyLimit })
+  await app.register(restPlugin)
+  return app
+}
+
+/** A tool plugin is a module whose default export is a Fastify plugin that calls app.tools.add. */
+export async function loadToolPlugin (spec: string): Promise<FastifyPluginAsync> {
+  const target = spec.startsWith('.') || isAbsolute(spec) ? pathToFileURL(resolve(spec)).href : spec
+  let mod: { default?: unknown }
+  try {
+    mod = await import(target) as { default?: unknown }
+  } catch (err) {
+    throw new PluginLoadError(JSON.stringify(spec), (err as Error).message)
+  }
+  if (typeof mod.default !== 'function') throw new PluginLoadError(JSON.stringify(spec), 'its default export is not a Fastify plugin function')
+  return mod.default as FastifyPluginAsync
+}

@@ -1,0 +1,67 @@
+#!/usr/bin/env node
+import { buildApp } from '../app.ts'
+import { demoBackend, startDemoMetricsServer } from '../demo/cluster.ts'
+import { loadConfig, usage } from '../lib/config.ts'
+import { VERSION } from '../lib/version.ts'
+
+const argv = process.argv.slice(2)
+if (argv.includes('--help') || argv.includes('-h')) {
+  console.log(usage())
+  process.exit(0)
+}
+if (argv.includes('--version')) {
+  console.log(VERSION)
+  process.exit(0)
+}
+
+let config
+try {
+  config = loadConfig(argv, process.env)
+} catch (err) {
+  console.error(`kafscale-mcp: ${(err as Error).message}\nRun kafscale-mcp --help for the options.`)
+  process.exit(2)
+}
+
+const demoMetrics = config.demo && config.brokerMetricsUrl === undefined ? await startDemoMetricsServer() : undefined
+if (demoMetrics !== undefined) config.brokerMetricsUrl = demoMetrics.url
+const app = await buildApp(config, config.demo ? { backend: demoBackend() } : {})
+
+let closing = false
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.once(signal, () => {
+    if (closing) return
+    closing = true
+    app.log.info({ signal }, 'shutting down')
+    // Streams are closed by the MCP plugin's preClose hook; give stragglers 10 s at most.
+    const force = setTimeout(() => process.exit(1), 10_000)
+    force.unref()
+    void app.close().then(() => { demoMetrics?.server.close(); process.exit(0) })
+  })
+}
+
+try {
+  await app.listen({ host: config.host, port: config.port })
+} catch (err) {
+  console.error(`kafscale-mcp: cannot listen on ${config.host}:${config.port}: ${(err as Error).message}`)
+  process.exit(1)
+}
+
+if (config.demo) {
+  const address = app.server.address()
+  const port = typeof address === 'object' && address !== null ? address.port : config.port
+  const url = `http://127.0.0.1:${port}/mcp`
+  console.log([
+    '',
+    `kafscale-mcp ${VERSION} is serving the demo cluster "kafscale-demo" at ${url}`,
+    '',
+    'Claude Desktop (claude_desktop_config.json, through mcp-remote):',
+    JSON.stringify({ mcpServers: { kafscale: { command: 'npx', args: ['-y', 'mcp-remote', url] } } }, null, 2),
+    '',
+    'Cursor (~/.cursor/mcp.json) or VS Code (.vscode/mcp.json uses "servers" instead of "mcpServers"):',
+    JSON.stringify({ mcpServers: { kafscale: { url } } }, null, 2),
+    '',
+    `MCP Inspector: npx @modelcontextprotocol/inspector --cli ${url} --transport http --method tools/list`,
+    `REST: curl -s -X POST ${url.replace('/mcp', '/api/v1/tools/list_topics')} -H 'content-type: application/json' -d '{}'`,
+    ''
+  ].join('\n'))
+}

@@ -1,0 +1,34 @@
+import createError from '@fastify/error'
+
+// Every error a caller can see is declared here once, with a stable code a client can match on.
+// Tool errors reach MCP clients as `isError` results whose text is the message and whose
+// `_meta["io.kafscale/error"]` carries the code; REST callers get Fastify's error JSON.
+
+export const InvalidInputError = createError('KSMCP_ERR_INVALID_INPUT', 'invalid arguments: %s', 400)
+export const InvalidTopicNameError = createError('KSMCP_ERR_INVALID_TOPIC_NAME', 'invalid topic name %s: topic names are 1 to 249 characters from [A-Za-z0-9._-] and not "." or ".."', 400)
+export const InvalidGroupIdError = createError('KSMCP_ERR_INVALID_GROUP_ID', 'invalid group id %s: group ids are non-empty and must not contain "/"', 400)
+export const GroupNotFoundError = createError('KSMCP_ERR_GROUP_NOT_FOUND', 'consumer group %s not found', 404)
+export const UnknownToolError = createError('KSMCP_ERR_UNKNOWN_TOOL', 'unknown tool %s', 404)
+
+export const StoreNotConfiguredError = createError('KSMCP_ERR_STORE_NOT_CONFIGURED', 'metadata store not configured: set KAFSCALE_MCP_ETCD_ENDPOINTS (or --etcd-endpoints)', 503)
+export const SnapshotUnavailableError = createError('KSMCP_ERR_SNAPSHOT_UNAVAILABLE', 'cluster metadata snapshot not loaded yet: %s', 503)
+export const EtcdUnavailableError = createError('KSMCP_ERR_ETCD_UNAVAILABLE', 'etcd unavailable: %s', 503)
+export const EtcdTimeoutError = createError('KSMCP_ERR_ETCD_TIMEOUT', 'etcd did not answer within %d ms', 504)
+export const CorruptValueError = createError('KSMCP_ERR_CORRUPT_VALUE', 'corrupt value at etcd key %s: %s', 502)
+
+export const MetricsNotConfiguredError = createError('KSMCP_ERR_METRICS_NOT_CONFIGURED', 'metrics provider not configured: set KAFSCALE_MCP_BROKER_METRICS_URL (or --broker-metrics-url)', 503)
+export const MetricsRequestError = createError('KSMCP_ERR_METRICS_FAILED', 'metrics request failed: %s', 502)
+export const MetricsTimeoutError = createError('KSMCP_ERR_METRICS_TIMEOUT', 'metrics request to %s did not answer within %d ms', 504)
+
+export const UnauthorizedError = createError('KSMCP_ERR_UNAUTHORIZED', 'unauthorized', 401)
+export const ConfigError = createError('KSMCP_ERR_CONFIG', 'invalid configuration: %s')
+export const PluginLoadError = createError('KSMCP_ERR_PLUGIN_LOAD', 'cannot load tool plugin %s: %s')
+
+export interface CodedError extends Error {
+  code: string
+  statusCode?: number
+}
+
+export function isCodedError (err: unknown): err is CodedError {
+  return err instanceof Error && typeof (err as CodedError).code === 'string' && (err as CodedError).code.startsWith('KSMCP_ERR_')
+}

@@ -1,0 +1,238 @@
+import type { FastifyBaseLogger } from 'fastify'
+import { CorruptValueError, GroupNotFoundError, SnapshotUnavailableError } from '../errors.ts'
+import { CONSUMERS_PREFIX, groupMetadataKey, groupOffsetsPrefix, groupPrefix, parseConsumerKey, SNAPSHOT_KEY, topicConfigKey } from '../kafscale/keys.ts'
+import { decodeConsumerGroup, decodeTopicConfig, type ConsumerGroup, type TopicConfig } from '../kafscale/messages.ts'
+import { decodeOffsetRecord, type OffsetRecord } from '../kafscale/offsets.ts'
+import { decodeSnapshot, type ClusterSnapshot, type SnapshotTopic } from '../kafscale/snapshot.ts'
+import type { KvBackend } from './kv.ts'
+
+/** The cached snapshot with the indexes every tool call would otherwise rebuild. */
+export interface SnapshotView {
+  snapshot: ClusterSnapshot
+  topicsByName: ReadonlyMap<string, SnapshotTopic>
+  /** Topics sorted by name, as every listing tool returns them. */
+  sortedTopics: readonly SnapshotTopic[]
+  loadedAt: Date
+}
+
+export interface StoreHealth {
+  backend: 'etcd' | 'memory'
+  /** Whether the last etcd exchange (read or watch) succeeded. */
+  connected: boolean
+  snapshotLoaded: boolean
+  snapshotLoadedAt?: string
+  /** Why the snapshot or the connection is not healthy, when it is not. */
+  lastError?: string
+}
+
+export interface GroupSummary {
+  groupId: string
+  state: string
+  protocolType: string
+  memberCount: number
+}
+
+export interface GroupOffsets {
+  groupId: string
+  /** Committed offsets keyed by `${topic}/${partition}`. */
+  offsets: Map<string, { topic: string, partition: number, record: OffsetRecord }>
+}
+
+export interface StoredTopicConfig {
+  name: string
+  /** undefined: no config key in etcd */
+  stored: TopicConfig | undefined
+}
+
+export class KafscaleStore {
+  private view: SnapshotView | undefined
+  private connected = false
+  private lastError: string | undefined
+  private stopWatch: (() => Promise<void>) | undefined
+  private reloading: Promise<void> | undefined
+  private readonly listeners = new Set<(view: SnapshotView) => void>()
+
+  readonly kv: KvBackend
+  private readonly log: FastifyBaseLogger
+
+  constructor (kv: KvBackend, log: FastifyBaseLogger) {
+    this.kv = kv
+    this.log = log
+  }
+
+  /** Starts the snapshot watch. Never throws: an unreachable etcd is reported by health(). */
+  start (): void {
+    this.stopWatch = this.kv.watchKey(SNAPSHOT_KEY, {
+      onChange: (value) => {
+        this.connected = true
+        if (value === undefined) this.applySnapshot(undefined)
+        else this.applySnapshot(value)
+      },
+      // A (re)connected watch may have missed events: read the whole snapshot again.
+      onConnected: () => { void this.reload() },
+      onDisconnected: (err) => {
+        this.connected = false
+        this.lastError = `etcd watch disconnected: ${err.message}`
+        this.log.warn({ err: err.message }, 'etcd snapshot watch disconnected')
+      }
+    })
+    void this.reload()
+  }
+
+  async close (): Promise<void> {
+    await this.stopWatch?.()
+    await this.kv.close()
+  }
+
+  onSnapshot (listener: (view: SnapshotView) => void): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+
+  /** Reads the snapshot key again; concurrent callers share one read. */
+  async reload (): Promise<void> {
+    this.reloading ??= (async () => {
+      try {
+        const value = await this.kv.get(SNAPSHOT_KEY)
+        this.connected = true
+        this.applySnapshot(value)
+      } catch (err) {
+        this.connected = false
+        this.lastError = (err as Error).message
+        this.log.warn({ err: (err as Error).message }, 'cannot read the metadata snapshot')
+      } finally {
+        this.reloading = undefined
+      }
+    })()
+    await this.reloading
+  }
+
+  private applySnapshot (value: Buffer | undefined): void {
+    let snapshot: ClusterSnapshot
+    if (value === undefined) {
+      // No snapshot key yet: a cluster without topics, which is what brokers serve too.
+      snapshot = { brokers: [], controllerId: 0, topics: [], clusterName: null, clusterId: null }
+    } else {
+      try {
+        snapshot = decodeSnapshot(value.toString('utf8'))
+      } catch (err) {
+        // Like Go readers, keep the previous snapshot; unlike them, say so.
+        this.lastError = new CorruptValueError(SNAPSHOT_KEY, (err as Error).message).message
+        this.log.error({ key: SNAPSHOT_KEY, err: (err as Error).message }, 'ignoring undecodable metadata snapshot')
+        return
+      }
+    }
+    const sortedTopics = [...snapshot.topics].sort((a, b) => compareStrings(a.name, b.name))
+    this.view = {
+      snapshot,
+      sortedTopics,
+      topicsByName: new Map(snapshot.topics.map((t) => [t.name, t])),
+      loadedAt: new Date()
+    }
+    this.lastError = undefined
+    for (const listener of this.listeners) listener(this.view)
+  }
+
+  health (): StoreHealth {
+    const health: StoreHealth = { backend: this.kv.kind, connected: this.connected, snapshotLoaded: this.view !== undefined }
+    if (this.view !== undefined) health.snapshotLoadedAt = this.view.loadedAt.toISOString()
+    if (this.lastError !== undefined) health.lastError = this.lastError
+    return health
+  }
+
+  /** Readiness: etcd answers now and a snapshot has been loaded. */
+  async checkReady (): Promise<void> {
+    await this.kv.ping()
+    if (this.view === undefined) await this.reload()
+    if (this.view === undefined) throw new SnapshotUnavailableError(this.lastError ?? 'no snapshot read yet')
+  }
+
+  snapshotView (): SnapshotView {
+    if (this.view === undefined) throw new SnapshotUnavailableError(this.lastError ?? 'etcd has not answered yet')
+    return this.view
+  }
+
+  /**
+   * Every group: one keys-only range over /kafscale/consumers/ (no offset values cross the
+   * wire) and one transaction reading the metadata blobs. Groups that only have committed
+   * offsets (KafScale deletes the metadata key when the last member leaves) are listed as
+   * "empty", as Kafka lists them.
+   */
+  async listGroups (): Promise<GroupSummary[]> {
+    const keys = await this.kv.range(CONSUMERS_PREFIX, { keysOnly: true })
+    const withMetadata: string[] = []
+    const offsetsOnly = new Set<string>()
+    for (const { key } of keys) {
+      const parsed = parseConsumerKey(key)
+      if (parsed?.kind === 'metadata') withMetadata.push(parsed.groupId)
+      else if (parsed?.kind === 'offset') offsetsOnly.add(parsed.groupId)
+    }
+    const values = await this.kv.getMany(withMetadata.map((id) => `${CONSUMERS_PREFIX}${id}/metadata`))
+    const groups: GroupSummary[] = []
+    withMetadata.forEach((groupId, i) => {
+      offsetsOnly.delete(groupId)
+      const value = values[i]
+      if (value === undefined) return // deleted between the two reads
+      const group = this.decodeGroup(`${CONSUMERS_PREFIX}${groupId}/metadata`, value)
+      groups.push({ groupId, state: group.state, protocolType: group.protocolType, memberCount: Object.keys(group.members).length })
+    })
+    for (const groupId of offsetsOnly) groups.push({ groupId, state: 'empty', protocolType: '', memberCount: 0 })
+    return groups.sort((a, b) => compareStrings(a.groupId, b.groupId))
+  }
+
+  /** A group's metadata; a group with only committed offsets is described as empty. */
+  async describeGroup (groupId: string): Promise<ConsumerGroup> {
+    const key = groupMetadataKey(groupId)
+    const value = await this.kv.get(key)
+    if (value !== undefined) return this.decodeGroup(key, value)
+    const offsets = await this.kv.range(groupOffsetsPrefix(groupId), { keysOnly: true, limit: 1 })
+    if (offsets.length === 0) throw new GroupNotFoundError(JSON.stringify(groupId))
+    return { groupId, state: 'empty', protocolType: '', protocol: '', leader: '', generationId: 0, members: {}, rebalanceTimeoutMs: 0 }
+  }
+
+  /** A group's committed offsets: one range read over the group's prefix. */
+  async groupOffsets (groupId: string): Promise<GroupOffsets> {
+    const pairs = await this.kv.range(groupPrefix(groupId))
+    if (pairs.length === 0) throw new GroupNotFoundError(JSON.stringify(groupId))
+    const offsets: GroupOffsets['offsets'] = new Map()
+    for (const { key, value } of pairs) {
+      const parsed = parseConsumerKey(key)
+      if (parsed?.kind !== 'offset') continue
+      let record: OffsetRecord
+      try {
+        record = decodeOffsetRecord(value.toString('utf8'))
+      } catch (err) {
+        throw new CorruptValueError(key, (err as Error).message)
+      }
+      offsets.set(`${parsed.topic}/${parsed.partition}`, { topic: parsed.topic, partition: parsed.partition, record })
+    }
+    return { groupId, offsets }
+  }
+
+  /** Stored configs of the named topics: one transaction of exact reads. */
+  async topicConfigs (names: readonly string[]): Promise<StoredTopicConfig[]> {
+    const keys = names.map(topicConfigKey)
+    const values = await this.kv.getMany(keys)
+    return names.map((name, i) => {
+      const value = values[i]
+      if (value === undefined) return { name, stored: undefined }
+      try {
+        return { name, stored: decodeTopicConfig(value) }
+      } catch (err) {
+        throw new CorruptValueError(keys[i], (err as Error).message)
+      }
+    })
+  }
+
+  private decodeGroup (key: string, value: Buffer): ConsumerGroup {
+    try {
+      return decodeConsumerGroup(value)
+    } catch (err) {
+      throw new CorruptValueError(key, (err as Error).message)
+    }
+  }
+}
+
+export function compareStrings (a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0
+}

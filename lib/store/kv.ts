@@ -1,0 +1,35 @@
+// The few key-value operations KafScale's data needs. The etcd backend and the in-memory
+// backend (demo, tests of pure logic) implement the same contract, so the store above them
+// is one piece of code whichever is configured.
+
+export interface KvPair {
+  key: string
+  value: Buffer
+}
+
+export interface KvWatchHandlers {
+  /** The key was written (value) or deleted (undefined). */
+  onChange: (value: Buffer | undefined) => void
+  /** The watch stream is (re)established: anything may have changed while it was down. */
+  onConnected: () => void
+  onDisconnected: (err: Error) => void
+}
+
+export interface RangeOptions {
+  keysOnly?: boolean
+  limit?: number
+}
+
+export interface KvBackend {
+  readonly kind: 'etcd' | 'memory'
+  /** Requests sent so far: tests and benchmarks count round trips with it. */
+  readonly requestCount: number
+  get: (key: string) => Promise<Buffer | undefined>
+  /** Several exact keys in one round trip (an etcd transaction of range requests). */
+  getMany: (keys: readonly string[]) => Promise<Array<Buffer | undefined>>
+  /** Every key starting with prefix, in key order. */
+  range: (prefix: string, options?: RangeOptions) => Promise<KvPair[]>
+  watchKey: (key: string, handlers: KvWatchHandlers) => () => Promise<void>
+  ping: () => Promise<void>
+  close: () => Promise<void>
+}

@@ -1,0 +1,54 @@
+import type { FastifyBaseLogger } from 'fastify'
+import type { Static, TSchema } from 'typebox'
+import type { KafscaleStore } from './store/kafscale-store.ts'
+import type { MetricsScraper } from './metrics/scraper.ts'
+
+/** MCP tool annotations; every tool states all four, none is left to client defaults. */
+export interface ToolAnnotations {
+  readOnlyHint: boolean
+  destructiveHint: boolean
+  idempotentHint: boolean
+  openWorldHint: boolean
+}
+
+/** Who is calling, as the auth gate established it. */
+export interface Caller {
+  /** e.g. "anonymous", "static-token", or a token subject */
+  principal: string
+  transport: 'mcp' | 'rest' | 'stdio'
+}
+
+/** What a tool handler may use. Data access lives in the store and the scraper, not in tools. */
+export interface ToolContext {
+  /** The KafScale metadata store; throws KSMCP_ERR_STORE_NOT_CONFIGURED when there is none. */
+  store: () => KafscaleStore
+  /** The broker metrics scraper; throws KSMCP_ERR_METRICS_NOT_CONFIGURED when there is none. */
+  metrics: () => MetricsScraper
+  hasMetrics: boolean
+  log: FastifyBaseLogger
+  caller: Caller
+  /** Aborted when the client goes away. */
+  signal: AbortSignal
+}
+
+export interface ToolDefinition<I extends TSchema = TSchema, O extends TSchema = TSchema> {
+  /** snake_case, unique in the server */
+  name: string
+  title?: string
+  /** Written for an LLM: what the tool returns and when to use it. */
+  description: string
+  input: I
+  output: O
+  annotations: ToolAnnotations
+  handler: (input: Static<I>, ctx: ToolContext) => Promise<Static<O>>
+}
+
+/** Identity function that gives a tool definition its types: `app.tools.add(defineTool({...}))`. */
+export function defineTool<I extends TSchema, O extends TSchema> (definition: ToolDefinition<I, O>): ToolDefinition<I, O> {
+  return definition
+}
+
+/** Go's time.RFC3339 of now, as the reference server stamps `observed_at`. */
+export function observedAt (): string {
+  return new Date().toISOString().replace(/\.\d+Z$/, 'Z')
+}

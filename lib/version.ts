@@ -1,0 +1,5 @@
+import { readFileSync } from 'node:fs'
+
+/** package.json's version; an image build may pin another through KAFSCALE_MCP_VERSION. */
+export const VERSION: string = process.env.KAFSCALE_MCP_VERSION ??
+  (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version

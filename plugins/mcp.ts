@@ -1,0 +1,86 @@
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { createMcpHandler } from '@modelcontextprotocol/server'
+import { hostHeaderValidation, originValidation } from '@modelcontextprotocol/fastify'
+import { buildMcpServer } from '../lib/mcp-server.ts'
+
+export interface McpPluginOptions {
+  version: string
+  /** Host header names accepted on /mcp (DNS-rebinding protection); undefined: any. */
+  allowedHosts?: string[]
+  /** Origin hostnames accepted on /mcp; requests without Origin (non-browser clients) pass. */
+  allowedOrigins: string[]
+  bodyLimit: number
+}
+
+/**
+ * Streamable HTTP at /mcp, stateless: the SDK's handler serves 2026-07-28 clients and, through
+ * its stateless fallback, 2025-era clients that start with `initialize`. Host and Origin
+ * checks and the auth gate apply to this plugin's routes only, so /healthz stays reachable.
+ */
+export default async function mcp (app: FastifyInstance, options: McpPluginOptions): Promise<void> {
+  if (!(options.bodyLimit > 0)) throw new Error('mcp: bodyLimit must be positive')
+  const handler = createMcpHandler(
+    ({ authInfo }) => buildMcpServer(app.tools, options.version, { principal: authInfo?.clientId ?? 'anonymous', transport: 'mcp' }),
+    {
+      maxRequestBodySize: options.bodyLimit,
+      onerror: (err) => { app.log.debug({ err: err.message }, 'mcp request rejected') }
+    }
+  )
+  app.addHook('preClose', async () => { await handler.close() })
+
+  if (options.allowedHosts !== undefined) app.addHook('onRequest', hostHeaderValidation(options.allowedHosts))
+  app.addHook('onRequest', originValidation(options.allowedOrigins))
+  app.addHook('onRequest', app.authenticate)
+
+  // The SDK answers unsupported media types (415) itself; Fastify must not reject them first.
+  app.addContentTypeParser('*', (_request, _payload, done) => { done(null, undefined) })
+  app.setErrorHandler(jsonRpcErrorHandler)
+
+  const serve = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const abort = new AbortController()
+    reply.raw.once('close', () => { if (!reply.raw.writableFinished) abort.abort() })
+    const webRequest = new Request(`http://${request.host}${request.url}`, {
+      method: request.method,
+      headers: request.headers as Record<string, string>,
+      signal: abort.signal
+    })
+    const response = await handler.fetch(webRequest, {
+      authInfo: { token: '', clientId: request.principal, scopes: [] },
+      parsedBody: request.body
+    })
+    await sendWebResponse(reply, response)
+  }
+  for (const url of ['/mcp', '/mcp/']) {
+    app.route({ method: ['GET', 'POST', 'DELETE'], url, bodyLimit: options.bodyLimit, handler: serve })
+  }
+}
+
+async function sendWebResponse (reply: FastifyReply, response: Response): Promise<void> {
+  const headers = Object.fromEntries(response.headers)
+  if (response.body === null || !(headers['content-type'] ?? '').startsWith('text/event-stream')) {
+    await reply.code(response.status).headers(headers).send(Buffer.from(await response.arrayBuffer()))
+    return
+  }
+  // An SSE stream: write the headers now (Node would hold them until the first event) and
+  // stream events as the SDK produces them.
+  reply.hijack()
+  reply.raw.writeHead(response.status, headers)
+  reply.raw.flushHeaders()
+  await pipeline(Readable.fromWeb(response.body as import('node:stream/web').ReadableStream), reply.raw).catch(() => {})
+}
+
+// Fastify answers bad JSON and oversized bodies itself, in its own format; MCP clients expect
+// JSON-RPC errors.
+function jsonRpcErrorHandler (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const statusCode = error.statusCode !== undefined && error.statusCode >= 400 ? error.statusCode : 500
+  const code = error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY'
+    ? -32700
+    : statusCode < 500 ? -32600 : -32603
+  const message = code === -32700
+    ? `Parse error: ${error.message}`
+    : statusCode === 413 ? `Invalid Request: body larger than the ${request.routeOptions.bodyLimit} byte limit` : statusCode < 500 ? `Invalid Request: ${error.message}` : 'Internal error'
+  if (statusCode >= 500) request.log.error({ err: error }, 'mcp request failed')
+  void reply.code(statusCode).header('content-type', 'application/json').send({ jsonrpc: '2.0', id: null, error: { code, message } })
+}

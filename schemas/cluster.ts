@@ -1,0 +1,40 @@
+import { Type, type Static } from 'typebox'
+import { ObservedAt, TopicSummary } from './common.ts'
+
+export const ClusterStatusInput = Type.Object({}, { additionalProperties: false })
+
+export const ClusterStatusOutput = Type.Object({
+  cluster_name: Type.Optional(Type.String()),
+  cluster_id: Type.Optional(Type.String()),
+  controller_id: Type.Integer(),
+  brokers: Type.Array(Type.Object({ node_id: Type.Integer(), host: Type.String(), port: Type.Integer() })),
+  topics: Type.Array(TopicSummary),
+  s3: Type.Object({
+    state: Type.String({ description: 'healthy, degraded or unavailable; "" when broker metrics are not configured or unreachable' }),
+    latency_ms: Type.Integer()
+  }),
+  etcd: Type.Object({
+    state: Type.Union([Type.Literal('connected'), Type.Literal('disconnected'), Type.Literal('not_configured')], {
+      description: 'connected: the last etcd exchange succeeded; the metadata above may be a cached copy when disconnected'
+    }),
+    snapshot_loaded_at: Type.Optional(Type.String()),
+    error: Type.Optional(Type.String())
+  }),
+  observed_at: ObservedAt
+})
+export type ClusterStatusOutput = Static<typeof ClusterStatusOutput>
+
+export const ClusterMetricsInput = Type.Object({}, { additionalProperties: false })
+
+export const ClusterMetricsOutput = Type.Object({
+  s3_state: Type.String(),
+  s3_latency_ms: Type.Integer(),
+  s3_error_rate: Type.Number(),
+  produce_rps: Type.Number({ description: 'records produced per second over the broker window' }),
+  fetch_rps: Type.Number({ description: 'records fetched per second over the broker window' }),
+  admin_requests_total: Type.Number(),
+  admin_request_errors_total: Type.Number(),
+  admin_request_latency_ms: Type.Number(),
+  observed_at: ObservedAt
+})
+export type ClusterMetricsOutput = Static<typeof ClusterMetricsOutput>

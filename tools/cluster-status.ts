@@ -1,0 +1,50 @@
+import type { FastifyInstance } from 'fastify'
+import { ClusterStatusInput, ClusterStatusOutput } from '../schemas/cluster.ts'
+import { defineTool, observedAt } from '../lib/tool.ts'
+import { READ_ONLY } from './read-only.ts'
+import { topicSummary } from './topic-summary.ts'
+
+const description = 'Summarize the KafScale cluster: cluster name and id, the brokers (node id, host, port), ' +
+  'every topic with its partition count, the S3 health seen by the broker metrics, and whether etcd answers. ' +
+  'Use it first to get an overview, then drill down with describe_topics, list_groups or cluster_metrics.'
+
+export default async function clusterStatusTool (app: FastifyInstance): Promise<void> {
+  app.tools.add(defineTool({
+    name: 'cluster_status',
+    title: 'Cluster status',
+    description,
+    input: ClusterStatusInput,
+    output: ClusterStatusOutput,
+    annotations: READ_ONLY,
+    async handler (_input, ctx) {
+      const store = ctx.store()
+      const { snapshot, sortedTopics } = store.snapshotView()
+      const health = store.health()
+      const s3 = { state: '', latency_ms: 0 }
+      if (ctx.hasMetrics) {
+        // As in the reference, a failed scrape leaves s3 empty rather than failing the status.
+        try {
+          const { summary } = await ctx.metrics().scrape()
+          s3.state = summary.s3State
+          s3.latency_ms = summary.s3LatencyMs
+        } catch (err) {
+          ctx.log.debug({ err: (err as Error).message }, 'cluster_status: metrics unavailable')
+        }
+      }
+      return {
+        ...(snapshot.clusterName !== null && snapshot.clusterName !== '' ? { cluster_name: snapshot.clusterName } : {}),
+        ...(snapshot.clusterId !== null && snapshot.clusterId !== '' ? { cluster_id: snapshot.clusterId } : {}),
+        controller_id: snapshot.controllerId,
+        brokers: snapshot.brokers.map((b) => ({ node_id: b.nodeId, host: b.host, port: b.port })),
+        topics: sortedTopics.map(topicSummary),
+        s3,
+        etcd: {
+          state: health.connected ? 'connected' as const : 'disconnected' as const,
+          ...(health.snapshotLoadedAt !== undefined ? { snapshot_loaded_at: health.snapshotLoadedAt } : {}),
+          ...(health.lastError !== undefined ? { error: health.lastError } : {})
+        },
+        observed_at: observedAt()
+      }
+    }
+  }))
+}

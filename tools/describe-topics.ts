@@ -1,0 +1,48 @@
+import type { FastifyInstance } from 'fastify'
+import { DescribeTopicsInput, DescribeTopicsOutput } from '../schemas/topics.ts'
+import { defineTool } from '../lib/tool.ts'
+import type { SnapshotTopic } from '../lib/kafscale/snapshot.ts'
+import { READ_ONLY } from './read-only.ts'
+
+const description = 'Describe topics and their partitions: for each partition the leader broker, leader epoch, ' +
+  'replica and in-sync replica broker ids, offline replicas and error code. Pass `names` to describe only ' +
+  'those topics (a name not in the cluster comes back with error_code 3 and no partitions); omit it for all topics.'
+
+const UNKNOWN_TOPIC_OR_PARTITION = 3
+
+export default async function describeTopicsTool (app: FastifyInstance): Promise<void> {
+  app.tools.add(defineTool({
+    name: 'describe_topics',
+    title: 'Describe topics',
+    description,
+    input: DescribeTopicsInput,
+    output: DescribeTopicsOutput,
+    annotations: READ_ONLY,
+    async handler ({ names }, ctx) {
+      const { sortedTopics, topicsByName } = ctx.store().snapshotView()
+      if (names === undefined || names === null || names.length === 0) return { topics: sortedTopics.map(describeTopic) }
+      return {
+        topics: [...names].sort().map((name) => {
+          const topic = topicsByName.get(name)
+          return topic === undefined ? { name, error_code: UNKNOWN_TOPIC_OR_PARTITION, partitions: [] } : describeTopic(topic)
+        })
+      }
+    }
+  }))
+}
+
+function describeTopic (t: SnapshotTopic): DescribeTopicsOutput['topics'][number] {
+  return {
+    name: t.name,
+    error_code: t.errorCode,
+    partitions: t.partitions.map((p) => ({
+      partition: p.partition,
+      leader_id: p.leader,
+      leader_epoch: p.leaderEpoch,
+      replica_nodes: p.replicas,
+      isr_nodes: p.isr,
+      offline_replicas: p.offlineReplicas,
+      error_code: p.errorCode
+    }))
+  }
+}

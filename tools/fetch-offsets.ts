@@ -1,0 +1,41 @@
+import type { FastifyInstance } from 'fastify'
+import { FetchOffsetsInput, FetchOffsetsOutput } from '../schemas/groups.ts'
+import { defineTool } from '../lib/tool.ts'
+import { compareStrings } from '../lib/store/kafscale-store.ts'
+import { READ_ONLY } from './read-only.ts'
+
+const description = 'Fetch a consumer group\'s committed offsets, per topic partition, sorted by topic and partition. ' +
+  'Every partition of the group\'s topics is listed; `committed: false` (with offset 0) marks a partition the group ' +
+  'never committed. Pass `topics` to limit the answer to those topics. A group id that does not exist gives an error.'
+
+export default async function fetchOffsetsTool (app: FastifyInstance): Promise<void> {
+  app.tools.add(defineTool({
+    name: 'fetch_offsets',
+    title: 'Fetch committed offsets',
+    description,
+    input: FetchOffsetsInput,
+    output: FetchOffsetsOutput,
+    annotations: READ_ONLY,
+    async handler ({ group_id: groupId, topics }, ctx) {
+      const store = ctx.store()
+      const { topicsByName } = store.snapshotView()
+      const { offsets: committed } = await store.groupOffsets(groupId)
+      const wanted = topics === undefined || topics === null || topics.length === 0 ? undefined : new Set(topics)
+      const rows = new Map<string, FetchOffsetsOutput['offsets'][number]>()
+      // Every partition of every topic the group committed to (or was asked about), so that
+      // partitions it never committed show up too, as the reference lists them.
+      const topicNames = wanted ?? new Set([...committed.values()].map((c) => c.topic))
+      for (const name of topicNames) {
+        for (const p of topicsByName.get(name)?.partitions ?? []) {
+          rows.set(`${name}/${p.partition}`, { topic: name, partition: p.partition, offset: 0, metadata: '', committed: false })
+        }
+      }
+      for (const [key, { topic, partition, record }] of committed) {
+        if (wanted !== undefined && !wanted.has(topic)) continue
+        rows.set(key, { topic, partition, offset: Number(record.offset), metadata: record.metadata, committed: true, committed_at: record.committedAt })
+      }
+      const offsets = [...rows.values()].sort((a, b) => compareStrings(a.topic, b.topic) || a.partition - b.partition)
+      return { group_id: groupId, offsets }
+    }
+  }))
+}
