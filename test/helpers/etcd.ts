@@ -1,0 +1,86 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Etcd3 } from 'etcd3'
+
+/** A real etcd (Debian's etcd-server) on free loopback ports, with a client to seed it. */
+export interface EtcdProcess {
+  endpoint: string
+  client: Etcd3
+  /** Stops etcd (SIGSTOP-free: the process exits), keeping its data directory. */
+  stop: () => Promise<void>
+  /** Starts etcd again on the same ports and data. */
+  start: () => Promise<void>
+  destroy: () => Promise<void>
+}
+
+export async function freePort (): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const server = createServer()
+    server.unref()
+    server.on('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number }
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+const ETCD_BINARY = process.env.ETCD_BINARY ?? '/usr/bin/etcd'
+
+export async function startEtcd (): Promise<EtcdProcess> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'kafscale-mcp-etcd-'))
+  const clientPort = await freePort()
+  const peerPort = await freePort()
+  const endpoint = `http://127.0.0.1:${clientPort}`
+  let child: ChildProcess | undefined
+  let stderr = ''
+
+  const start = async (): Promise<void> => {
+    stderr = ''
+    child = spawn(ETCD_BINARY, [
+      '--name', 'test', '--data-dir', dataDir,
+      '--listen-client-urls', endpoint, '--advertise-client-urls', endpoint,
+      '--listen-peer-urls', `http://127.0.0.1:${peerPort}`,
+      '--initial-advertise-peer-urls', `http://127.0.0.1:${peerPort}`,
+      '--initial-cluster', `test=http://127.0.0.1:${peerPort}`,
+      '--log-level', 'error', '--logger', 'zap'
+    ], { stdio: ['ignore', 'ignore', 'pipe'] })
+    child.stderr?.on('data', (d: Buffer) => { stderr += d.toString() })
+    const deadline = Date.now() + 15_000
+    while (Date.now() < deadline) {
+      if (child.exitCode !== null) throw new Error(`etcd exited with ${child.exitCode}: ${stderr}`)
+      try {
+        const res = await fetch(`${endpoint}/health`, { signal: AbortSignal.timeout(500) })
+        if (res.ok) return
+      } catch {}
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    throw new Error(`etcd did not become healthy: ${stderr}`)
+  }
+
+  const stop = async (): Promise<void> => {
+    const c = child
+    if (c === undefined || c.exitCode !== null) return
+    await new Promise<void>((resolve) => {
+      c.once('exit', () => resolve())
+      c.kill('SIGKILL')
+    })
+  }
+
+  await start()
+  const client = new Etcd3({ hosts: endpoint })
+  return {
+    endpoint,
+    client,
+    stop,
+    start,
+    destroy: async () => {
+      client.close()
+      await stop()
+      rmSync(dataDir, { recursive: true, force: true })
+    }
+  }
+}

@@ -1,0 +1,136 @@
+import t, { type Test } from 'tap'
+import type { Client } from '@modelcontextprotocol/client'
+import { startDemoMetricsServer } from '../demo/cluster.ts'
+import { startEtcd, type EtcdProcess } from './helpers/etcd.ts'
+import { EXPECTED, seedCluster } from './helpers/kafscale-data.ts'
+import { callRest, connectClient, ERAS, startServer, type RunningServer } from './helpers/server.ts'
+
+const RFC3339_SECONDS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/
+
+let etcd: EtcdProcess
+let server: RunningServer
+let metrics: Awaited<ReturnType<typeof startDemoMetricsServer>>
+
+t.before(async () => {
+  etcd = await startEtcd()
+  await seedCluster(etcd.client)
+  metrics = await startDemoMetricsServer()
+  server = await startServer(['--etcd-endpoints', etcd.endpoint, '--broker-metrics-url', metrics.url])
+  await server.app.kafscaleStore!.checkReady()
+})
+t.teardown(async () => {
+  await server.close()
+  metrics.server.close()
+  await etcd.destroy()
+})
+
+type Caller = (tool: string, args: Record<string, unknown>) => Promise<any>
+
+function checkTools (t: Test, call: Caller): void {
+  t.test('cluster_status', async (t) => {
+    const out = await call('cluster_status', {})
+    t.match(out.observed_at, RFC3339_SECONDS)
+    t.equal(out.etcd.state, 'connected')
+    t.type(out.etcd.snapshot_loaded_at, 'string')
+    const { observed_at: _o, etcd: _e, ...rest } = out
+    t.same(rest, EXPECTED.cluster_status)
+  })
+  t.test('cluster_metrics', async (t) => {
+    const { observed_at: observed, ...rest } = await call('cluster_metrics', {})
+    t.match(observed, RFC3339_SECONDS)
+    t.same(rest, EXPECTED.cluster_metrics)
+  })
+  t.test('list_topics', async (t) => {
+    t.same(await call('list_topics', {}), EXPECTED.list_topics)
+  })
+  t.test('describe_topics, all and filtered', async (t) => {
+    t.same(await call('describe_topics', {}), EXPECTED.describe_topics)
+    t.same(await call('describe_topics', { names: null }), EXPECTED.describe_topics)
+    t.same(await call('describe_topics', { names: [] }), EXPECTED.describe_topics)
+    t.same(await call('describe_topics', { names: ['payments', 'nope', 'payments'] }), EXPECTED.describe_topics_filtered)
+  })
+  t.test('list_groups', async (t) => {
+    t.same(await call('list_groups', {}), EXPECTED.list_groups)
+  })
+  t.test('describe_group', async (t) => {
+    t.same(await call('describe_group', { group_id: 'billing' }), EXPECTED.describe_group)
+    t.same(await call('describe_group', { group_id: 'archiver' }), {
+      group_id: 'archiver', state: 'empty', protocol_type: '', protocol: '', leader: '', generation_id: 0, rebalance_timeout_ms: 0, members: []
+    })
+  })
+  t.test('fetch_offsets', async (t) => {
+    t.same(await call('fetch_offsets', { group_id: 'billing' }), EXPECTED.fetch_offsets)
+    t.same(await call('fetch_offsets', { group_id: 'billing', topics: null }), EXPECTED.fetch_offsets)
+    t.same(await call('fetch_offsets', { group_id: 'billing', topics: ['payments'] }), {
+      group_id: 'billing',
+      offsets: [
+        { topic: 'payments', partition: 0, offset: 0, metadata: '', committed: false },
+        { topic: 'payments', partition: 1, offset: 0, metadata: '', committed: false }
+      ]
+    })
+    t.same(await call('fetch_offsets', { group_id: 'archiver' }), {
+      group_id: 'archiver',
+      offsets: [
+        { topic: 'payments', partition: 0, offset: 0, metadata: '', committed: false },
+        { topic: 'payments', partition: 1, offset: 7, metadata: 'm', committed: true, committed_at: '2026-03-01T12:00:00Z' }
+      ]
+    })
+  })
+  t.test('describe_configs', async (t) => {
+    const all = await call('describe_configs', {})
+    t.equal(all.configs.length, 2)
+    t.same(all.configs[0], EXPECTED.describe_configs_orders)
+    const { created_at: createdAt, ...payments } = all.configs[1]
+    t.same(payments, EXPECTED.describe_configs_payments)
+    t.match(createdAt, RFC3339_SECONDS, 'defaults carry the time of the call, as KafScale does')
+    const some = await call('describe_configs', { topics: ['orders', 'ghost'] })
+    t.same(some.configs[0], { name: 'ghost', exists: false, source: 'missing', partitions: 0, replication_factor: 0, retention_ms: 0, retention_bytes: 0, segment_bytes: 0, created_at: '', config: {} })
+  })
+}
+
+for (const era of ERAS) {
+  t.test(`MCP client, ${era} era`, async (t) => {
+    const client: Client = await connectClient(server.base, era)
+    t.teardown(async () => { await client.close() })
+    t.equal(client.getServerVersion()?.name, 'kafscale-mcp')
+    const listed = await client.listTools()
+    t.same(listed.tools.map((tool) => tool.name).sort(), ['cluster_metrics', 'cluster_status', 'describe_configs', 'describe_group', 'describe_topics', 'fetch_offsets', 'list_groups', 'list_topics'])
+    for (const tool of listed.tools) {
+      t.same(Object.keys(tool.annotations ?? {}).filter((k) => k.endsWith('Hint')).sort(), ['destructiveHint', 'idempotentHint', 'openWorldHint', 'readOnlyHint'], `${tool.name} states all four hints`)
+      t.equal(tool.annotations?.readOnlyHint, true)
+      t.ok(tool.outputSchema, `${tool.name} has an output schema`)
+    }
+    checkTools(t, async (name, args) => {
+      const result = await client.callTool({ name, arguments: args })
+      if (result.isError === true) throw new Error(`${name} failed: ${JSON.stringify(result.content)}`)
+      t.same(JSON.parse((result.content as Array<{ text: string }>)[0]!.text), result.structuredContent, `${name}: text and structured content agree`)
+      return result.structuredContent
+    })
+  })
+}
+
+t.test('REST mirror', async (t) => {
+  checkTools(t, async (name, args) => {
+    const { status, body } = await callRest(server.base, name, args)
+    t.equal(status, 200, `${name} answers 200`)
+    return body
+  })
+  t.test('GET /api/v1/tools lists every tool with its schemas', async (t) => {
+    const body = await (await fetch(`${server.base}/api/v1/tools`)).json() as { tools: Array<{ name: string, input_schema: { type: string } }> }
+    t.equal(body.tools.length, 8)
+    t.ok(body.tools.every((tool) => tool.input_schema.type === 'object'))
+  })
+})
+
+t.test('fetch_offsets reads the group with one etcd round trip', async (t) => {
+  const kv = server.app.kafscaleStore!.kv
+  const before = kv.requestCount
+  await callRest(server.base, 'fetch_offsets', { group_id: 'billing' })
+  t.equal(kv.requestCount - before, 1)
+  const beforeConfigs = kv.requestCount
+  await callRest(server.base, 'describe_configs', {})
+  t.equal(kv.requestCount - beforeConfigs, 1, 'describe_configs: one transaction')
+  const beforeGroups = kv.requestCount
+  await callRest(server.base, 'list_groups', {})
+  t.equal(kv.requestCount - beforeGroups, 2, 'list_groups: a keys-only range and one transaction, no offset values')
+})
