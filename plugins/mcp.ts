@@ -28,7 +28,12 @@ export default async function mcp (app: FastifyInstance, options: McpPluginOptio
       onerror: (err) => { app.log.debug({ err: err.message }, 'mcp request rejected') }
     }
   )
-  app.addHook('preClose', async () => { await handler.close() })
+  // Open SSE streams (e.g. subscriptions/listen) would hold app.close() until they end.
+  const openStreams = new Set<FastifyReply['raw']>()
+  app.addHook('preClose', async () => {
+    await handler.close()
+    for (const raw of openStreams) raw.end()
+  })
 
   if (options.allowedHosts !== undefined) app.addHook('onRequest', hostHeaderValidation(options.allowedHosts))
   app.addHook('onRequest', originValidation(options.allowedOrigins))
@@ -50,14 +55,14 @@ export default async function mcp (app: FastifyInstance, options: McpPluginOptio
       authInfo: { token: '', clientId: request.principal, scopes: [] },
       parsedBody: request.body
     })
-    await sendWebResponse(reply, response)
+    await sendWebResponse(reply, response, openStreams)
   }
   for (const url of ['/mcp', '/mcp/']) {
     app.route({ method: ['GET', 'POST', 'DELETE'], url, bodyLimit: options.bodyLimit, handler: serve })
   }
 }
 
-async function sendWebResponse (reply: FastifyReply, response: Response): Promise<void> {
+async function sendWebResponse (reply: FastifyReply, response: Response, openStreams: Set<FastifyReply['raw']>): Promise<void> {
   const headers = Object.fromEntries(response.headers)
   if (response.body === null || !(headers['content-type'] ?? '').startsWith('text/event-stream')) {
     await reply.code(response.status).headers(headers).send(Buffer.from(await response.arrayBuffer()))
@@ -68,7 +73,14 @@ async function sendWebResponse (reply: FastifyReply, response: Response): Promis
   reply.hijack()
   reply.raw.writeHead(response.status, headers)
   reply.raw.flushHeaders()
-  await pipeline(Readable.fromWeb(response.body as import('node:stream/web').ReadableStream), reply.raw).catch(() => {})
+  openStreams.add(reply.raw)
+  try {
+    await pipeline(Readable.fromWeb(response.body as import('node:stream/web').ReadableStream), reply.raw)
+  } catch {
+    // The client went away or the server is closing: nothing left to send to.
+  } finally {
+    openStreams.delete(reply.raw)
+  }
 }
 
 // Fastify answers bad JSON and oversized bodies itself, in its own format; MCP clients expect
