@@ -1,0 +1,60 @@
+import { writeFileSync, mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import { buildApp } from '../app.ts'
+import { demoBackend } from '../demo/cluster.ts'
+import { loadConfig } from '../lib/config.ts'
+import { callRest, connectClient, ERAS, startServer } from './helpers/server.ts'
+
+const EXAMPLE = './examples/partition-leaders/index.ts'
+const EXPECTED = {
+  brokers: [
+    { node_id: 0, host: 'kafscale-broker-0.kafscale-broker-headless.kafscale.svc.cluster.local', leader_partitions: 10 },
+    { node_id: 1, host: 'kafscale-broker-1.kafscale-broker-headless.kafscale.svc.cluster.local', leader_partitions: 8 },
+    { node_id: 2, host: 'kafscale-broker-2.kafscale-broker-headless.kafscale.svc.cluster.local', leader_partitions: 7 }
+  ],
+  orphaned_partitions: []
+}
+
+t.test('the example plugin loads from KAFSCALE_MCP_PLUGINS and answers over MCP and REST', async (t) => {
+  const config = loadConfig(['--http-addr', '127.0.0.1:0', '--log-level', 'silent'], { KAFSCALE_MCP_PLUGINS: EXAMPLE })
+  t.same(config.plugins, [EXAMPLE])
+  const server = await startServer(['--plugins', EXAMPLE], { backend: demoBackend() })
+  t.teardown(server.close)
+  for (const era of ERAS) {
+    const client = await connectClient(server.base, era)
+    const { tools } = await client.listTools()
+    const tool = tools.find((x) => x.name === 'partition_leaders')
+    t.ok(tool, `${era}: listed`)
+    t.equal(tool?.annotations?.readOnlyHint, true)
+    const result = await client.callTool({ name: 'partition_leaders', arguments: {} })
+    t.same(result.structuredContent, EXPECTED, `${era}: called`)
+    const bad = await client.callTool({ name: 'partition_leaders', arguments: { topic_prefix: 7 } })
+    t.equal(bad.isError, true, `${era}: its schema validates input`)
+    await client.close()
+  }
+  t.same(await callRest(server.base, 'partition_leaders', { topic_prefix: 'click' }), {
+    status: 200,
+    body: { ...EXPECTED, brokers: EXPECTED.brokers.map((b) => ({ ...b, leader_partitions: 4 })) }
+  })
+})
+
+t.test('a plugin that cannot load stops the start with a clear message', async (t) => {
+  const config = loadConfig(['--log-level', 'silent', '--plugins', './no/such/plugin.ts'], {})
+  await t.rejects(buildApp(config, { backend: demoBackend() }), { code: 'KSMCP_ERR_PLUGIN_LOAD', message: /^cannot load tool plugin "\.\/no\/such\/plugin\.ts": / })
+
+  const dir = mkdtempSync(join(tmpdir(), 'kafscale-plugin-'))
+  const notAPlugin = join(dir, 'not-a-plugin.mjs')
+  writeFileSync(notAPlugin, 'export default 42\n')
+  await t.rejects(buildApp(loadConfig(['--log-level', 'silent', '--plugins', notAPlugin], {}), { backend: demoBackend() }), {
+    code: 'KSMCP_ERR_PLUGIN_LOAD', message: /its default export is not a Fastify plugin function/
+  })
+
+  const sloppy = join(dir, 'sloppy.mjs')
+  writeFileSync(sloppy, `export default async function (app) {
+    app.tools.add({ name: 'sloppy', description: 'no hints', input: { type: 'object' }, output: { type: 'object' }, annotations: { readOnlyHint: true }, handler: async () => ({}) })
+  }\n`)
+  await t.rejects(buildApp(loadConfig(['--log-level', 'silent', '--plugins', sloppy], {}), { backend: demoBackend() }), /tool sloppy must set annotations\.destructiveHint explicitly/)
+  await t.rejects(buildApp(loadConfig(['--log-level', 'silent', '--plugins', `${EXAMPLE},${EXAMPLE}`], {}), { backend: demoBackend() }), /tool partition_leaders is registered twice/)
+})
