@@ -1,0 +1,57 @@
+import { spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+import { connectClient } from './helpers/server.ts'
+import { freePort } from './helpers/etcd.ts'
+
+const BIN = fileURLToPath(new URL('../bin/kafscale-mcp.ts', import.meta.url))
+
+interface Run { code: number | null, stdout: string, stderr: string }
+
+function run (args: string[], env: Record<string, string> = {}): { done: Promise<Run>, child: ReturnType<typeof spawn>, output: () => string } {
+  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
+  child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+  const done = new Promise<Run>((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })))
+  return { done, child, output: () => stdout }
+}
+
+t.test('--help and --version', async (t) => {
+  const help = await run(['--help']).done
+  t.equal(help.code, 0)
+  t.match(help.stdout, /^Usage: kafscale-mcp \[options\]/)
+  t.match(help.stdout, /--etcd-endpoints VALUE\s+comma-separated etcd URLs.*\[KAFSCALE_MCP_ETCD_ENDPOINTS\]/)
+  const version = await run(['--version']).done
+  t.match(version.stdout, /^\d+\.\d+\.\d+/)
+})
+
+t.test('bad configuration: exit 2 with every problem in words', async (t) => {
+  const bad = await run(['--http-addr', 'everywhere'], { KAFSCALE_MCP_METRICS_TIMEOUT: 'fast' }).done
+  t.equal(bad.code, 2)
+  t.match(bad.stderr, 'kafscale-mcp: invalid configuration: KAFSCALE_MCP_HTTP_ADDR (--http-addr): "everywhere" is not host:port')
+  t.match(bad.stderr, 'KAFSCALE_MCP_METRICS_TIMEOUT (--metrics-timeout): "fast" is not a duration')
+  t.match(bad.stderr, 'Run kafscale-mcp --help')
+})
+
+t.test('the demo serves the embedded cluster, prints client config, and stops on SIGTERM', async (t) => {
+  const port = await freePort()
+  const demo = run(['--demo', '--http-addr', `127.0.0.1:${port}`], { KAFSCALE_MCP_AUTH_TOKEN: 'canary-token-1234' })
+  const deadline = Date.now() + 10_000
+  while (!demo.output().includes('is serving the demo cluster') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+  t.match(demo.output(), `at http://127.0.0.1:${port}/mcp`)
+  t.match(demo.output(), '"mcp-remote"')
+  const client = await connectClient(`http://127.0.0.1:${port}`, 'legacy', { authorization: 'Bearer canary-token-1234' })
+  const result = await client.callTool({ name: 'fetch_offsets', arguments: { group_id: 'billing' } })
+  t.equal((result.structuredContent as { offsets: unknown[] }).offsets.length, 3)
+  const status = await client.callTool({ name: 'cluster_metrics', arguments: {} })
+  t.equal((status.structuredContent as { s3_state: string }).s3_state, 'healthy', 'the simulated broker metrics answer')
+  await client.close()
+  const stopping = Date.now()
+  demo.child.kill('SIGTERM')
+  const exit = await demo.done
+  t.equal(exit.code, 0)
+  t.ok(Date.now() - stopping < 5000, 'stops promptly')
+  t.notMatch(exit.stderr + exit.stdout, 'canary-token-1234', 'the token never reaches a log line')
+})
