@@ -5,6 +5,8 @@ import type { Config } from './lib/config.ts'
 import { PluginLoadError } from './lib/errors.ts'
 import type { KvBackend } from './lib/store/kv.ts'
 import { VERSION } from './lib/version.ts'
+import abuseLimitsPlugin from './plugins/abuse-limits.ts'
+import auditPlugin from './plugins/audit.ts'
 import authPlugin from './plugins/auth.ts'
 import healthPlugin from './plugins/health.ts'
 import mcpPlugin from './plugins/mcp.ts'
@@ -51,7 +53,16 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
       ? { etcd: { endpoints: config.etcdEndpoints, username: config.etcdUsername, password: config.etcdPassword, timeoutMs: config.etcdTimeoutMs } }
       : {})
   await app.register(metricsPlugin, { brokerMetricsUrl: config.brokerMetricsUrl, timeoutMs: config.metricsTimeoutMs, cacheTtlMs: config.metricsCacheTtlMs })
-  await app.register(authPlugin, { token: config.authToken })
+  await app.register(authPlugin, {
+    mode: config.authMode,
+    ...(config.authMode === 'static' ? { staticToken: { value: config.authToken, file: config.authTokenFile } } : {}),
+    ...(config.oidc !== undefined ? { oidc: { ...config.oidc, timeoutMs: 5000 } } : {}),
+    resource: config.resourceUrl,
+    policyFile: config.policyFile
+  })
+  await app.register(auditPlugin, { stdout: config.auditStdout, file: config.auditFile, failClosedForReads: config.auditFailClosedForReads })
+  await app.register(abuseLimitsPlugin, { max: config.rateLimitMax, windowMs: config.rateLimitWindowMs, maxConcurrent: config.maxConcurrent })
+  warnAboutWeakAuth(app, config)
   await app.register(healthPlugin, { version })
 
   for (const tool of BUILTIN_TOOLS) await app.register(tool)
@@ -60,6 +71,15 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   await app.register(mcpPlugin, { version, allowedHosts: config.allowedHosts, allowedOrigins: ['localhost', '127.0.0.1', '[::1]', ...config.allowedOrigins], bodyLimit: config.bodyLimit })
   await app.register(restPlugin)
   return app
+}
+
+function warnAboutWeakAuth (app: FastifyInstance, config: Config): void {
+  if (config.authMode === 'static') {
+    app.log.warn('static shared-token auth: no per-user identity, read-only tools only; prefer OIDC (KAFSCALE_MCP_OIDC_ISSUER)')
+  }
+  if (config.authMode === 'none' && config.insecureNoAuth) {
+    app.log.warn(`INSECURE: serving KafScale cluster data WITHOUT AUTHENTICATION on ${config.host}:${config.port} (--insecure-no-auth)`)
+  }
 }
 
 /** A tool plugin is a module whose default export is a Fastify plugin that calls app.tools.add. */

@@ -4,7 +4,29 @@ import { ConfigError } from './errors.ts'
 export interface Config {
   host: string
   port: number
+  authMode: 'oidc' | 'static' | 'none'
   authToken?: string
+  authTokenFile?: string
+  insecureNoAuth: boolean
+  oidc?: {
+    issuer: string
+    audience: string
+    jwksUrl?: string
+    algorithms: string[]
+    clockToleranceSec: number
+    maxTokenLifetimeSec: number
+    groupsClaim: string
+    jwksCacheMaxAgeMs: number
+  }
+  /** Public URL of /mcp, the OAuth resource identifier. */
+  resourceUrl?: string
+  policyFile?: string
+  auditStdout: boolean
+  auditFile?: string
+  auditFailClosedForReads: boolean
+  rateLimitMax: number
+  rateLimitWindowMs: number
+  maxConcurrent: number
   etcdEndpoints: string[]
   etcdUsername?: string
   etcdPassword?: string
@@ -34,7 +56,27 @@ interface Setting {
 // Every setting is an environment variable (the reference's names keep their meaning) and a flag.
 export const SETTINGS: Setting[] = [
   { flag: 'http-addr', env: 'KAFSCALE_MCP_HTTP_ADDR', help: 'listen address, host:port or :port (default ":8090", all interfaces)' },
-  { flag: 'auth-token', env: 'KAFSCALE_MCP_AUTH_TOKEN', help: 'static bearer token required on /mcp and /api (unset: no auth)', secret: true },
+  { flag: 'auth-mode', env: 'KAFSCALE_MCP_AUTH_MODE', help: 'oidc, static or none (default: static when a token is set, oidc when an issuer is set, else none)' },
+  { flag: 'auth-token', env: 'KAFSCALE_MCP_AUTH_TOKEN', help: 'static bearer token (static mode; read-only, refused in prod unless allowed)', secret: true },
+  { flag: 'auth-token-file', env: 'KAFSCALE_MCP_AUTH_TOKEN_FILE', help: 'file holding the static token, re-read when it changes' },
+  { flag: 'allow-static-token-in-prod', env: 'KAFSCALE_MCP_ALLOW_STATIC_TOKEN_IN_PROD', help: 'accept a static token when KAFSCALE_ENV=prod', boolean: true },
+  { flag: 'insecure-no-auth', env: 'KAFSCALE_MCP_INSECURE_NO_AUTH', help: 'serve without authentication on a non-loopback address (dangerous)', boolean: true },
+  { flag: 'oidc-issuer', env: 'KAFSCALE_MCP_OIDC_ISSUER', help: 'OIDC issuer URL; its discovery document gives the JWKS' },
+  { flag: 'oidc-jwks-url', env: 'KAFSCALE_MCP_OIDC_JWKS_URL', help: 'explicit JWKS URL instead of discovery' },
+  { flag: 'oidc-audience', env: 'KAFSCALE_MCP_OIDC_AUDIENCE', help: 'required token audience (default: the resource URL)' },
+  { flag: 'resource-url', env: 'KAFSCALE_MCP_RESOURCE_URL', help: 'public URL of /mcp, e.g. https://mcp.example.com/mcp (OIDC mode)' },
+  { flag: 'oidc-groups-claim', env: 'KAFSCALE_MCP_OIDC_GROUPS_CLAIM', help: 'claim holding groups or roles (default groups)' },
+  { flag: 'oidc-algorithms', env: 'KAFSCALE_MCP_OIDC_ALGORITHMS', help: 'accepted signature algorithms, asymmetric only (default RS256,ES256,PS256,EdDSA)' },
+  { flag: 'oidc-clock-skew', env: 'KAFSCALE_MCP_OIDC_CLOCK_SKEW', help: 'allowed clock skew, Go duration (default 30s)' },
+  { flag: 'oidc-max-token-lifetime', env: 'KAFSCALE_MCP_OIDC_MAX_TOKEN_LIFETIME', help: 'refuse tokens whose exp - iat is longer, Go duration (default 1h)' },
+  { flag: 'oidc-jwks-cache-ttl', env: 'KAFSCALE_MCP_OIDC_JWKS_CACHE_TTL', help: 'how long fetched keys are trusted, Go duration (default 10m)' },
+  { flag: 'policy-file', env: 'KAFSCALE_MCP_POLICY_FILE', help: 'RBAC policy, YAML or JSON, reloaded on change (default: everyone authenticated may observe)' },
+  { flag: 'audit-stdout', env: 'KAFSCALE_MCP_AUDIT_STDOUT', help: 'write one audit record per tool call to stdout', boolean: true },
+  { flag: 'audit-file', env: 'KAFSCALE_MCP_AUDIT_FILE', help: 'append hash-chained audit records to this file' },
+  { flag: 'audit-reads', env: 'KAFSCALE_MCP_AUDIT_READS', help: 'open (answer reads when the audit log fails) or closed (withhold them); default open' },
+  { flag: 'rate-limit', env: 'KAFSCALE_MCP_RATE_LIMIT', help: 'requests per caller per window, 0 = off (default 300)' },
+  { flag: 'rate-limit-window', env: 'KAFSCALE_MCP_RATE_LIMIT_WINDOW', help: 'rate limit window, Go duration (default 1m)' },
+  { flag: 'max-concurrent', env: 'KAFSCALE_MCP_MAX_CONCURRENT', help: 'requests in flight per caller, 0 = off (default 16)' },
   { flag: 'etcd-endpoints', env: 'KAFSCALE_MCP_ETCD_ENDPOINTS', help: 'comma-separated etcd URLs, e.g. http://etcd:2379' },
   { flag: 'etcd-username', env: 'KAFSCALE_MCP_ETCD_USERNAME', help: 'etcd user' },
   { flag: 'etcd-password', env: 'KAFSCALE_MCP_ETCD_PASSWORD', help: 'etcd password', secret: true },
@@ -101,6 +143,24 @@ export function loadConfig (argv: string[], env: NodeJS.ProcessEnv): Config {
     const v = raw(flag)
     return v === undefined || v === '' ? undefined : v
   }
+  const bool = (flag: string): boolean => {
+    if (values[flag] === true) return true
+    const setting = SETTINGS.find((x) => x.flag === flag)!
+    const text = setting.env !== undefined ? env[setting.env] : undefined
+    return text !== undefined && /^(1|true|yes)$/i.test(text)
+  }
+  const count = (flag: string, fallback: number): number => {
+    const text = raw(flag)
+    if (text === undefined || text === '') return fallback
+    const n = Number(text)
+    if (!Number.isInteger(n) || n < 0) problems.push(`${name(flag)}: ${JSON.stringify(text)} must be a whole number, 0 or more`)
+    return Number.isInteger(n) && n >= 0 ? n : fallback
+  }
+  const httpUrl = (flag: string): string | undefined => {
+    const v = optional(flag)
+    if (v !== undefined && !/^https?:\/\/\S+$/.test(v)) problems.push(`${name(flag)}: ${JSON.stringify(v)} is not an http(s) URL`)
+    return v
+  }
 
   const demo = values.demo === true
   const addr = raw('http-addr') ?? (demo ? '127.0.0.1:8090' : ':8090')
@@ -124,10 +184,62 @@ export function loadConfig (argv: string[], env: NodeJS.ProcessEnv): Config {
   const logLevel = raw('log-level') ?? 'info'
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) problems.push(`${name('log-level')}: ${JSON.stringify(logLevel)} is not a log level`)
 
+  const authToken = optional('auth-token')
+  const authTokenFile = optional('auth-token-file')
+  const issuer = httpUrl('oidc-issuer')
+  const resourceUrl = httpUrl('resource-url')
+  const modeText = optional('auth-mode') ?? (authToken !== undefined || authTokenFile !== undefined ? 'static' : issuer !== undefined ? 'oidc' : 'none')
+  if (!['oidc', 'static', 'none'].includes(modeText)) problems.push(`${name('auth-mode')}: ${JSON.stringify(modeText)} is not oidc, static or none`)
+  const authMode = modeText as Config['authMode']
+  const environment = raw('env') ?? ''
+  const insecureNoAuth = bool('insecure-no-auth')
+  const host = listen?.host ?? '0.0.0.0'
+  if (authMode === 'none' && !isLoopback(host) && !insecureNoAuth) {
+    problems.push(`refusing to serve without authentication on ${host}: configure OIDC (KAFSCALE_MCP_OIDC_ISSUER) or a token, listen on 127.0.0.1, or pass --insecure-no-auth`)
+  }
+  if (authMode === 'static') {
+    if (authToken === undefined && authTokenFile === undefined) problems.push(`static auth needs ${name('auth-token')} or ${name('auth-token-file')}`)
+    if (environment === 'prod' && !bool('allow-static-token-in-prod')) problems.push(`a static shared token is refused when KAFSCALE_ENV=prod: use OIDC, or set ${name('allow-static-token-in-prod')}`)
+  }
+  let oidc: Config['oidc']
+  if (authMode === 'oidc') {
+    if (issuer === undefined) problems.push(`oidc auth needs ${name('oidc-issuer')}`)
+    if (resourceUrl === undefined) problems.push(`oidc auth needs ${name('resource-url')}, the public URL of /mcp`)
+    const jwksUrl = httpUrl('oidc-jwks-url')
+    const algorithms = list('oidc-algorithms')
+    oidc = {
+      issuer: issuer ?? '',
+      audience: optional('oidc-audience') ?? resourceUrl ?? '',
+      ...(jwksUrl !== undefined ? { jwksUrl } : {}),
+      algorithms: algorithms.length > 0 ? algorithms : ['RS256', 'ES256', 'PS256', 'EdDSA'],
+      clockToleranceSec: duration('oidc-clock-skew', 30_000) / 1000,
+      maxTokenLifetimeSec: duration('oidc-max-token-lifetime', 3_600_000) / 1000,
+      groupsClaim: optional('oidc-groups-claim') ?? 'groups',
+      jwksCacheMaxAgeMs: duration('oidc-jwks-cache-ttl', 600_000)
+    }
+    for (const alg of oidc.algorithms) {
+      if (!/^(RS|PS|ES)(256|384|512)$|^EdDSA$/.test(alg)) problems.push(`${name('oidc-algorithms')}: ${alg} is not an asymmetric JWS algorithm (HMAC and none are never accepted)`)
+    }
+  }
+  const auditReads = optional('audit-reads') ?? 'open'
+  if (auditReads !== 'open' && auditReads !== 'closed') problems.push(`${name('audit-reads')}: ${JSON.stringify(auditReads)} is not open or closed`)
+
   const config: Config = {
-    host: listen?.host ?? '0.0.0.0',
+    host,
     port: listen?.port ?? 8090,
-    authToken: optional('auth-token'),
+    authMode,
+    authToken,
+    authTokenFile,
+    insecureNoAuth,
+    ...(oidc !== undefined ? { oidc } : {}),
+    resourceUrl,
+    policyFile: optional('policy-file'),
+    auditStdout: bool('audit-stdout'),
+    auditFile: optional('audit-file'),
+    auditFailClosedForReads: auditReads === 'closed',
+    rateLimitMax: count('rate-limit', 300),
+    rateLimitWindowMs: duration('rate-limit-window', 60_000),
+    maxConcurrent: count('max-concurrent', 16),
     etcdEndpoints,
     etcdUsername: optional('etcd-username'),
     etcdPassword: raw('etcd-password'),
@@ -136,7 +248,7 @@ export function loadConfig (argv: string[], env: NodeJS.ProcessEnv): Config {
     metricsTimeoutMs: duration('metrics-timeout', 3000),
     metricsCacheTtlMs: duration('metrics-cache-ttl', 2000),
     sessionTimeoutMs: duration('session-timeout', 0),
-    environment: raw('env') ?? '',
+    environment,
     allowedOrigins: list('allowed-origins'),
     plugins: list('plugins'),
     bodyLimit,

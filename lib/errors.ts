@@ -20,7 +20,11 @@ export const MetricsNotConfiguredError = createError('KSMCP_ERR_METRICS_NOT_CONF
 export const MetricsRequestError = createError('KSMCP_ERR_METRICS_FAILED', 'metrics request failed: %s', 502)
 export const MetricsTimeoutError = createError('KSMCP_ERR_METRICS_TIMEOUT', 'metrics request to %s did not answer within %d ms', 504)
 
-export const UnauthorizedError = createError('KSMCP_ERR_UNAUTHORIZED', 'unauthorized', 401)
+export const ForbiddenError = createError('KSMCP_ERR_FORBIDDEN', 'forbidden: %s', 403)
+export const InsufficientScopeError = createError('KSMCP_ERR_INSUFFICIENT_SCOPE', 'insufficient scope: %s', 403)
+export const AuthUnavailableError = createError('KSMCP_ERR_AUTH_UNAVAILABLE', 'cannot verify the token now: %s', 503)
+export const AuditUnavailableError = createError('KSMCP_ERR_AUDIT_UNAVAILABLE', 'the audit log cannot be written, so the result is withheld', 503)
+export const TooManyConcurrentError = createError('KSMCP_ERR_TOO_MANY_CONCURRENT', 'too many concurrent requests: at most %d at once per caller', 429)
 export const ConfigError = createError('KSMCP_ERR_CONFIG', 'invalid configuration: %s')
 export const PluginLoadError = createError('KSMCP_ERR_PLUGIN_LOAD', 'cannot load tool plugin %s: %s')
 

@@ -38,6 +38,12 @@ export function toCallToolResult (outcome: ToolOutcome): CallToolResult {
 function register (server: McpServer, registry: ToolRegistry, tool: RegisteredTool, caller: Caller): void {
   const { definition } = tool
   const config = {
+    // A token whose scopes hold the tool back gets an HTTP 403 insufficient_scope challenge,
+    // so OAuth clients can step up; the dispatch check below refuses it too.
+    scopeChallenge: () => {
+      const missing = registry.decide(caller.principal, tool).missingScopes
+      return missing === undefined || missing.length === 0 ? undefined : { scopes: missing as [string, ...string[]], errorDescription: `tool ${definition.name} needs ${missing.join(' ')}` }
+    },
     description: definition.description,
     inputSchema: forSdk(definition.input),
     outputSchema: forSdk(definition.output),
@@ -48,9 +54,9 @@ function register (server: McpServer, registry: ToolRegistry, tool: RegisteredTo
     toCallToolResult(await registry.call(definition.name, args, { caller, signal: ctx.mcpReq.signal })))
 }
 
-/** A fresh MCP server exposing every registered tool: the SDK asks for one per request (stateless). */
+/** A fresh MCP server with the tools this caller may see: the SDK asks for one per request (stateless). */
 export function buildMcpServer (registry: ToolRegistry, version: string, caller: Caller): McpServer {
   const server = new McpServer({ name: SERVER_NAME, version }, { instructions: INSTRUCTIONS })
-  for (const tool of registry.list()) register(server, registry, tool, caller)
+  for (const tool of registry.visibleTo(caller.principal)) register(server, registry, tool, caller)
   return server
 }

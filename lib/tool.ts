@@ -2,6 +2,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { Static, TSchema } from 'typebox'
 import type { KafscaleStore } from './store/kafscale-store.ts'
 import type { MetricsScraper } from './metrics/scraper.ts'
+import type { Principal } from './auth/principal.ts'
 
 /** MCP tool annotations; every tool states all four, none is left to client defaults. */
 export interface ToolAnnotations {
@@ -11,11 +12,13 @@ export interface ToolAnnotations {
   openWorldHint: boolean
 }
 
-/** Who is calling, as the auth gate established it. */
+/** Who is calling and how. */
 export interface Caller {
-  /** e.g. "anonymous", "static-token", or a token subject */
-  principal: string
+  principal: Principal
   transport: 'mcp' | 'rest' | 'stdio'
+  requestId: string
+  /** The MCP client's name and version, when it sent them. */
+  client?: { name?: string, version?: string }
 }
 
 /** What a tool handler may use. Data access lives in the store and the scraper, not in tools. */

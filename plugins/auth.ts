@@ -1,45 +1,123 @@
-import { createHash, timingSafeEqual } from 'node:crypto'
 import fp from 'fastify-plugin'
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import { OidcVerifier, TokenError, type OidcOptions } from '../lib/auth/oidc.ts'
+import { PolicyStore } from '../lib/auth/policy.ts'
+import { ANONYMOUS, STATIC_TOKEN, type Principal } from '../lib/auth/principal.ts'
+import { StaticToken } from '../lib/auth/static-token.ts'
+
+export type AuthMode = 'oidc' | 'static' | 'none'
 
 export interface AuthPluginOptions {
-  /** The reference server's static bearer token (KAFSCALE_MCP_AUTH_TOKEN); unset: no auth. */
-  token?: string
+  mode: AuthMode
+  staticToken?: { value?: string, file?: string }
+  oidc?: OidcOptions
+  /** The public URL of /mcp: the resource identifier in protected-resource metadata. */
+  resource?: string
+  policyFile?: string
 }
 
 declare module 'fastify' {
   interface FastifyInstance {
     /** onRequest hook for routes behind the gate (/mcp, /api/*). */
     authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void>
+    policy: PolicyStore
+    /** RFC 9728 metadata URL announced in challenges (OIDC mode). */
+    resourceMetadataUrl: string | undefined
   }
   interface FastifyRequest {
-    principal: string
+    principal: Principal
   }
 }
 
-
 /**
- * The reference's gate: `Authorization: Bearer <token>`, compared in constant time. The
- * digests make the comparison independent of the token's length too.
+ * The gate: establishes who calls (request.principal) and answers 401/403/503 with the
+ * challenges OAuth clients need. What a principal may call is the policy's job (app.policy),
+ * checked again at every tool dispatch.
  */
 export default fp<AuthPluginOptions>(async function auth (app, options) {
-  const token = options.token === undefined || options.token === '' ? undefined : options.token
-  const expected = token === undefined ? undefined : digest(token)
-  app.decorateRequest('principal', 'anonymous')
+  const policy = new PolicyStore(options.policyFile, (err) => { app.log.error({ err: err.message }, 'policy reload failed; keeping the previous policy') })
+  app.decorate('policy', policy)
+  app.decorateRequest('principal', null as unknown as Principal)
+
+  let metadataUrl: string | undefined
+  let verify: (token: string) => Promise<Principal>
+  switch (options.mode) {
+    case 'none':
+      verify = async () => ANONYMOUS
+      break
+    case 'static': {
+      if (options.staticToken === undefined) throw new Error('auth: static mode needs a token or a token file')
+      const token = new StaticToken(options.staticToken)
+      verify = async (presented) => {
+        if (!token.matches(presented)) throw new TokenError('invalid', 'unknown token')
+        return STATIC_TOKEN
+      }
+      break
+    }
+    case 'oidc': {
+      if (options.oidc === undefined || options.resource === undefined) throw new Error('auth: oidc mode needs OIDC options and the resource URL')
+      const verifier = new OidcVerifier(options.oidc)
+      verify = async (token) => await verifier.verify(token)
+      const resource = new URL(options.resource)
+      metadataUrl = new URL(`/.well-known/oauth-protected-resource${resource.pathname === '/' ? '' : resource.pathname}`, resource).href
+      const document = {
+        resource: options.resource,
+        authorization_servers: [options.oidc.issuer],
+        scopes_supported: policy.scopesSupported(),
+        bearer_methods_supported: ['header'],
+        resource_name: 'KafScale MCP'
+      }
+      app.get('/.well-known/oauth-protected-resource', async () => document)
+      if (resource.pathname !== '/') app.get(`/.well-known/oauth-protected-resource${resource.pathname}`, async () => document)
+      break
+    }
+  }
+  app.decorate('resourceMetadataUrl', metadataUrl)
+
+  const challenge = (params: Record<string, string>): string => bearerChallenge(params, metadataUrl)
+
   app.decorate('authenticate', async function authenticate (request: FastifyRequest, reply: FastifyReply) {
-    if (expected === undefined) return
-    const header = request.headers.authorization
-    const presented = header?.startsWith('Bearer ') === true ? header.slice(7) : undefined
-    if (presented === undefined || !timingSafeEqual(digest(presented), expected)) {
-      await reply.code(401)
-        .header('www-authenticate', 'Bearer realm="kafscale-mcp"')
-        .send({ statusCode: 401, code: 'KSMCP_ERR_UNAUTHORIZED', error: 'Unauthorized', message: 'unauthorized' })
+    if (options.mode === 'none') {
+      request.principal = ANONYMOUS
       return
     }
-    request.principal = 'static-token'
+    const header = request.headers.authorization
+    if (header === undefined || header === '') {
+      await reply.code(401).header('www-authenticate', challenge({ realm: 'kafscale-mcp' }))
+        .send({ statusCode: 401, code: 'KSMCP_ERR_UNAUTHORIZED', error: 'Unauthorized', message: 'unauthorized: a bearer token is required' })
+      return
+    }
+    const presented = header.startsWith('Bearer ') ? header.slice(7).trim() : ''
+    try {
+      if (presented === '') throw new TokenError('invalid', 'the Authorization header is not "Bearer <token>"')
+      request.principal = await verify(presented)
+    } catch (err) {
+      const tokenError = err instanceof TokenError ? err : new TokenError('unavailable', (err as Error).message)
+      if (tokenError.kind === 'unavailable') {
+        request.log.warn({ reason: tokenError.message }, 'token verification unavailable')
+        await reply.code(503).header('retry-after', '5')
+          .send({ statusCode: 503, code: 'KSMCP_ERR_AUTH_UNAVAILABLE', error: 'Service Unavailable', message: `cannot verify the token now: ${tokenError.message}` })
+        return
+      }
+      await reply.code(401).header('www-authenticate', challenge({ realm: 'kafscale-mcp', error: 'invalid_token', error_description: tokenError.message }))
+        .send({ statusCode: 401, code: 'KSMCP_ERR_UNAUTHORIZED', error: 'Unauthorized', message: `unauthorized: ${tokenError.message}` })
+      return
+    }
+    // A token that can reach no tool at all is refused here, naming the scope to ask for.
+    const scopes = request.principal.scopes
+    if (scopes !== undefined) {
+      const supported = policy.scopesSupported()
+      if (!supported.some((s) => scopes.includes(s))) {
+        await reply.code(403).header('www-authenticate', challenge({ error: 'insufficient_scope', scope: supported[0]!, error_description: `the token carries none of ${supported.join(', ')}` }))
+          .send({ statusCode: 403, code: 'KSMCP_ERR_INSUFFICIENT_SCOPE', error: 'Forbidden', message: `insufficient scope: the token needs ${supported[0]} (or ${supported.slice(1).join(', ')})` })
+      }
+    }
   })
 }, { name: 'kafscale-auth', fastify: '5.x' })
 
-function digest (value: string): Buffer {
-  return createHash('sha256').update(value).digest()
+/** A `WWW-Authenticate: Bearer …` value (RFC 6750), with RFC 9728's resource_metadata when known. */
+export function bearerChallenge (params: Record<string, string>, metadataUrl: string | undefined): string {
+  const all = Object.entries({ ...params, ...(metadataUrl !== undefined ? { resource_metadata: metadataUrl } : {}) })
+    .map(([k, v]) => `${k}="${v.replace(/["\\]/g, "'")}"`)
+  return all.length === 0 ? 'Bearer' : `Bearer ${all.join(', ')}`
 }

@@ -1,9 +1,11 @@
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { createMcpHandler } from '@modelcontextprotocol/server'
+import { CLIENT_INFO_META_KEY, createMcpHandler, type AuthInfo } from '@modelcontextprotocol/server'
 import { hostHeaderValidation, originValidation } from '@modelcontextprotocol/fastify'
 import { buildMcpServer } from '../lib/mcp-server.ts'
+import { ANONYMOUS } from '../lib/auth/principal.ts'
+import type { Caller } from '../lib/tool.ts'
 
 export interface McpPluginOptions {
   version: string
@@ -22,7 +24,7 @@ export interface McpPluginOptions {
 export default async function mcp (app: FastifyInstance, options: McpPluginOptions): Promise<void> {
   if (!(options.bodyLimit > 0)) throw new Error('mcp: bodyLimit must be positive')
   const handler = createMcpHandler(
-    ({ authInfo }) => buildMcpServer(app.tools, options.version, { principal: authInfo?.clientId ?? 'anonymous', transport: 'mcp' }),
+    ({ authInfo }) => buildMcpServer(app.tools, options.version, (authInfo?.extra?.caller as Caller | undefined) ?? { principal: ANONYMOUS, transport: 'mcp', requestId: 'unknown' }),
     {
       maxRequestBodySize: options.bodyLimit,
       onerror: (err) => { app.log.debug({ err: err.message }, 'mcp request rejected') }
@@ -38,6 +40,7 @@ export default async function mcp (app: FastifyInstance, options: McpPluginOptio
   if (options.allowedHosts !== undefined) app.addHook('onRequest', hostHeaderValidation(options.allowedHosts))
   app.addHook('onRequest', originValidation(options.allowedOrigins))
   app.addHook('onRequest', app.authenticate)
+  for (const hook of app.abuseLimits) app.addHook('preHandler', hook)
 
   // The SDK answers unsupported media types (415) itself; Fastify must not reject them first.
   app.addContentTypeParser('*', (_request, _payload, done) => { done(null, undefined) })
@@ -51,15 +54,24 @@ export default async function mcp (app: FastifyInstance, options: McpPluginOptio
       headers: request.headers as Record<string, string>,
       signal: abort.signal
     })
-    const response = await handler.fetch(webRequest, {
-      authInfo: { token: '', clientId: request.principal, scopes: [] },
-      parsedBody: request.body
-    })
+    const { principal } = request
+    const caller: Caller = { principal, transport: 'mcp', requestId: request.id, ...clientInfoOf(request.body) }
+    // The token itself is not passed on: nothing past the gate needs it.
+    const authInfo: AuthInfo = { token: '', clientId: principal.clientId ?? principal.subject, scopes: principal.scopes ?? [], extra: { caller } }
+    if (app.resourceMetadataUrl !== undefined) authInfo.resourceMetadataUrl = app.resourceMetadataUrl
+    const response = await handler.fetch(webRequest, { authInfo, parsedBody: request.body })
     await sendWebResponse(reply, response, openStreams)
   }
   for (const url of ['/mcp', '/mcp/']) {
     app.route({ method: ['GET', 'POST', 'DELETE'], url, bodyLimit: options.bodyLimit, handler: serve })
   }
+}
+
+/** A 2026-07-28 request names its client in _meta; 2025-era tool calls do not. */
+function clientInfoOf (body: unknown): Pick<Caller, 'client'> {
+  const info = (body as { params?: { _meta?: Record<string, unknown> } } | undefined)?.params?._meta?.[CLIENT_INFO_META_KEY] as { name?: unknown, version?: unknown } | undefined
+  if (info === undefined || info === null || typeof info !== 'object') return {}
+  return { client: { ...(typeof info.name === 'string' ? { name: info.name } : {}), ...(typeof info.version === 'string' ? { version: info.version } : {}) } }
 }
 
 async function sendWebResponse (reply: FastifyReply, response: Response, openStreams: Set<FastifyReply['raw']>): Promise<void> {

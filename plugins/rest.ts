@@ -1,5 +1,6 @@
 import { STATUS_CODES } from 'node:http'
 import type { FastifyInstance } from 'fastify'
+import { bearerChallenge } from './auth.ts'
 
 /**
  * The REST mirror: POST /api/v1/tools/<name> with the tool's input as the JSON body answers
@@ -7,9 +8,10 @@ import type { FastifyInstance } from 'fastify'
  */
 export default async function rest (app: FastifyInstance): Promise<void> {
   app.addHook('onRequest', app.authenticate)
+  for (const hook of app.abuseLimits) app.addHook('preHandler', hook)
 
-  app.get('/api/v1/tools', async () => ({
-    tools: app.tools.list().map(({ definition }) => ({
+  app.get('/api/v1/tools', async (request) => ({
+    tools: app.tools.visibleTo(request.principal).map(({ definition }) => ({
       name: definition.name,
       description: definition.description,
       annotations: definition.annotations,
@@ -19,9 +21,12 @@ export default async function rest (app: FastifyInstance): Promise<void> {
   }))
 
   app.post<{ Params: { name: string } }>('/api/v1/tools/:name', async (request, reply) => {
-    const outcome = await app.tools.call(request.params.name, request.body, { caller: { principal: request.principal, transport: 'rest' } })
+    const outcome = await app.tools.call(request.params.name, request.body, { caller: { principal: request.principal, transport: 'rest', requestId: request.id } })
     if (outcome.ok) return outcome.output
-    const { statusCode, code, message } = outcome.error
+    const { statusCode, code, message, missingScopes } = outcome.error
+    if (missingScopes !== undefined) {
+      void reply.header('www-authenticate', bearerChallenge({ error: 'insufficient_scope', scope: missingScopes.join(' '), error_description: message }, app.resourceMetadataUrl))
+    }
     return await reply.code(statusCode).send({ statusCode, code, error: STATUS_CODES[statusCode] ?? 'Error', message })
   })
 }

@@ -1,7 +1,10 @@
 import fp from 'fastify-plugin'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import type { TSchema } from 'typebox'
-import { InvalidInputError, isCodedError, MetricsNotConfiguredError, StoreNotConfiguredError, UnknownToolError } from '../lib/errors.ts'
+import { AuditUnavailableError, ForbiddenError, InsufficientScopeError, InvalidInputError, isCodedError, MetricsNotConfiguredError, StoreNotConfiguredError, UnknownToolError } from '../lib/errors.ts'
+import { digestArguments, redact, type AuditRecord } from '../lib/audit.ts'
+import type { Decision } from '../lib/auth/policy.ts'
+import type { Principal } from '../lib/auth/principal.ts'
 import { compileSchema, type Validator } from '../lib/schema.ts'
 import type { Caller, ToolContext, ToolDefinition } from '../lib/tool.ts'
 
@@ -24,6 +27,8 @@ export interface ToolFailure {
   code: string
   statusCode: number
   message: string
+  /** Scopes to ask the identity provider for (insufficient_scope). */
+  missingScopes?: string[]
 }
 
 const NAME = /^[a-z][a-z0-9_]{0,63}$/
@@ -64,14 +69,46 @@ export class ToolRegistry {
     return this.tools.get(name)
   }
 
+  /** What the policy says about this principal and tool (the dispatch check uses the same). */
+  decide (principal: Principal, tool: RegisteredTool): Decision {
+    return this.app.policy.decide(principal, { name: tool.definition.name, readOnly: tool.definition.annotations.readOnlyHint })
+  }
+
+  /** Tools a principal may see: those it may call, and those its token's scopes hold back (step-up). */
+  visibleTo (principal: Principal): RegisteredTool[] {
+    return this.list().filter((tool) => {
+      const decision = this.decide(principal, tool)
+      return decision.allowed || decision.missingScopes !== undefined
+    })
+  }
+
+  /**
+   * Authorizes, validates, runs and audits one call. Every transport dispatches here, so a
+   * tool hidden from a caller cannot be reached by naming it, over MCP or REST.
+   */
   async call (name: string, rawInput: unknown, options: ToolCallOptions): Promise<ToolOutcome> {
+    const started = performance.now()
     const tool = this.tools.get(name)
-    if (tool === undefined) return failure(new UnknownToolError(JSON.stringify(name)))
     const input = rawInput ?? {}
+    let decision: Decision = { allowed: false, rule: 'unknown-tool', roles: [] }
+    let outcome: ToolOutcome
+    if (tool === undefined) {
+      outcome = failure(new UnknownToolError(JSON.stringify(name)))
+    } else {
+      decision = this.decide(options.caller.principal, tool)
+      outcome = decision.allowed ? await this.run(tool, input, options) : denial(decision)
+    }
+    const audited = await this.audit(name, input, options, decision, outcome, performance.now() - started)
+    const readOnly = tool?.definition.annotations.readOnlyHint ?? true
+    if (!audited && outcome.ok && (!readOnly || this.app.audit.failClosedForReads)) return failure(new AuditUnavailableError())
+    return outcome
+  }
+
+  private async run (tool: RegisteredTool, input: unknown, options: ToolCallOptions): Promise<ToolOutcome> {
+    const name = tool.definition.name
     if (!tool.input.check(input)) return failure(new InvalidInputError(tool.input.problems(input).join('; ')))
-    const ctx = this.context(options)
     try {
-      const output = await tool.definition.handler(input, ctx)
+      const output = await tool.definition.handler(input, this.context(options))
       if (!tool.output.check(output)) {
         this.log.error({ tool: name, problems: tool.output.problems(output) }, 'tool output does not match its schema')
         return { ok: false, error: { code: 'KSMCP_ERR_INTERNAL', statusCode: 500, message: `tool ${name} produced an invalid result` } }
@@ -82,6 +119,36 @@ export class ToolRegistry {
       this.log.error({ err, tool: name }, 'tool failed')
       return { ok: false, error: { code: 'KSMCP_ERR_INTERNAL', statusCode: 500, message: `tool ${name} failed unexpectedly` } }
     }
+  }
+
+  private async audit (tool: string, input: unknown, options: ToolCallOptions, decision: Decision, outcome: ToolOutcome, durationMs: number): Promise<boolean> {
+    const { audit } = this.app
+    if (!audit.enabled) return true
+    const { principal, client, transport, requestId } = options.caller
+    const record: AuditRecord = {
+      time: new Date().toISOString(),
+      request_id: requestId,
+      transport,
+      principal: {
+        id: principal.id,
+        sub: principal.subject,
+        ...(principal.issuer !== undefined ? { iss: principal.issuer } : {}),
+        ...(principal.clientId !== undefined ? { client_id: principal.clientId } : {}),
+        ...(client?.name !== undefined ? { client_name: client.name } : {}),
+        ...(client?.version !== undefined ? { client_version: client.version } : {})
+      },
+      roles: decision.roles,
+      tool,
+      arguments: redact(input),
+      arguments_sha256: digestArguments(input),
+      decision: decision.allowed ? 'allow' : 'deny',
+      rule: decision.rule,
+      outcome: outcome.ok ? 'ok' : decision.allowed ? 'error' : 'denied',
+      ...(outcome.ok ? {} : { error_code: outcome.error.code }),
+      duration_ms: Math.round(durationMs * 1000) / 1000,
+      diff: null
+    }
+    return await audit.record(record)
   }
 
   private context (options: ToolCallOptions): ToolContext {
@@ -99,6 +166,14 @@ export class ToolRegistry {
 
 function fail (err: Error): never {
   throw err
+}
+
+function denial (decision: Decision): ToolOutcome {
+  if (decision.missingScopes !== undefined) {
+    const err = new InsufficientScopeError(decision.reason ?? '')
+    return { ok: false, error: { code: err.code, statusCode: 403, message: err.message, missingScopes: decision.missingScopes } }
+  }
+  return failure(new ForbiddenError(decision.reason ?? 'not allowed'))
 }
 
 function failure (err: Error & { code: string, statusCode?: number }): ToolOutcome {

@@ -10,11 +10,11 @@ t.test('reference environment variables keep their meaning', async (t) => {
     KAFSCALE_MCP_ETCD_PASSWORD: 'pw',
     KAFSCALE_MCP_BROKER_METRICS_URL: 'http://broker:9093/metrics',
     KAFSCALE_MCP_SESSION_TIMEOUT: '30m',
-    KAFSCALE_ENV: 'prod'
+    KAFSCALE_ENV: 'staging'
   })
   t.match(c, {
     host: '0.0.0.0', port: 9000, authToken: 'tok', etcdEndpoints: ['http://etcd-0:2379', 'http://etcd-1:2379'],
-    etcdUsername: 'root', etcdPassword: 'pw', brokerMetricsUrl: 'http://broker:9093/metrics', sessionTimeoutMs: 1_800_000, environment: 'prod'
+    etcdUsername: 'root', etcdPassword: 'pw', brokerMetricsUrl: 'http://broker:9093/metrics', sessionTimeoutMs: 1_800_000, environment: 'staging', authMode: 'static'
   })
   t.equal(c.allowedHosts, undefined, 'no Host allowlist by default on all interfaces')
 })
@@ -27,7 +27,7 @@ t.test('flags win over the environment', async (t) => {
 })
 
 t.test('defaults', async (t) => {
-  const c = loadConfig([], {})
+  const c = loadConfig(['--insecure-no-auth'], {})
   t.match(c, { host: '0.0.0.0', port: 8090, etcdEndpoints: [], etcdTimeoutMs: 2000, metricsTimeoutMs: 3000, metricsCacheTtlMs: 2000, demo: false })
   t.match(loadConfig(['--demo'], {}), { host: '127.0.0.1', port: 8090, demo: true })
 })
@@ -40,6 +40,18 @@ t.test('every problem is reported at once, in words', async (t) => {
   t.throws(() => loadConfig([], { KAFSCALE_MCP_SESSION_TIMEOUT: 'forever' }), /KAFSCALE_MCP_SESSION_TIMEOUT.*not a duration/)
   t.throws(() => loadConfig(['--no-such-flag'], {}), /Unknown option '--no-such-flag'/)
   t.throws(() => loadConfig(['--demo', '--etcd-endpoints', 'http://a:1'], {}), /cannot be combined/)
+})
+
+t.test('secure by default: refusals at start', async (t) => {
+  t.throws(() => loadConfig([], {}), /refusing to serve without authentication on 0\.0\.0\.0: configure OIDC \(KAFSCALE_MCP_OIDC_ISSUER\) or a token, listen on 127\.0\.0\.1, or pass --insecure-no-auth/)
+  t.equal(loadConfig(['--http-addr', '127.0.0.1:8090'], {}).authMode, 'none', 'no auth is fine on loopback')
+  t.equal(loadConfig([], { KAFSCALE_MCP_INSECURE_NO_AUTH: 'true' }).insecureNoAuth, true)
+  t.throws(() => loadConfig([], { KAFSCALE_MCP_AUTH_TOKEN: 't', KAFSCALE_ENV: 'prod' }), /a static shared token is refused when KAFSCALE_ENV=prod: use OIDC, or set KAFSCALE_MCP_ALLOW_STATIC_TOKEN_IN_PROD/)
+  t.equal(loadConfig(['--allow-static-token-in-prod'], { KAFSCALE_MCP_AUTH_TOKEN: 't', KAFSCALE_ENV: 'prod' }).authMode, 'static')
+  t.throws(() => loadConfig(['--auth-mode', 'oidc'], {}), /oidc auth needs KAFSCALE_MCP_OIDC_ISSUER.*oidc auth needs KAFSCALE_MCP_RESOURCE_URL/)
+  t.throws(() => loadConfig(['--oidc-issuer', 'https://idp', '--resource-url', 'https://mcp/mcp', '--oidc-algorithms', 'RS256,HS256,none'], {}), /HS256 is not an asymmetric JWS algorithm.*none is not an asymmetric/)
+  const oidc = loadConfig(['--oidc-issuer', 'https://idp.example.com', '--resource-url', 'https://mcp.example.com/mcp'], {})
+  t.match(oidc, { authMode: 'oidc', oidc: { issuer: 'https://idp.example.com', audience: 'https://mcp.example.com/mcp', maxTokenLifetimeSec: 3600, clockToleranceSec: 30, groupsClaim: 'groups' } })
 })
 
 t.test('Go durations', async (t) => {

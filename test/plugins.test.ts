@@ -41,13 +41,13 @@ t.test('the example plugin loads from KAFSCALE_MCP_PLUGINS and answers over MCP 
 })
 
 t.test('a plugin that cannot load stops the start with a clear message', async (t) => {
-  const config = loadConfig(['--log-level', 'silent', '--plugins', './no/such/plugin.ts'], {})
+  const config = loadConfig(['--http-addr', '127.0.0.1:0', '--log-level', 'silent', '--plugins', './no/such/plugin.ts'], {})
   await t.rejects(buildApp(config, { backend: demoBackend() }), { code: 'KSMCP_ERR_PLUGIN_LOAD', message: /^cannot load tool plugin "\.\/no\/such\/plugin\.ts": / })
 
   const dir = mkdtempSync(join(tmpdir(), 'kafscale-plugin-'))
   const notAPlugin = join(dir, 'not-a-plugin.mjs')
   writeFileSync(notAPlugin, 'export default 42\n')
-  await t.rejects(buildApp(loadConfig(['--log-level', 'silent', '--plugins', notAPlugin], {}), { backend: demoBackend() }), {
+  await t.rejects(buildApp(loadConfig(['--http-addr', '127.0.0.1:0', '--log-level', 'silent', '--plugins', notAPlugin], {}), { backend: demoBackend() }), {
     code: 'KSMCP_ERR_PLUGIN_LOAD', message: /its default export is not a Fastify plugin function/
   })
 
@@ -55,6 +55,6 @@ t.test('a plugin that cannot load stops the start with a clear message', async (
   writeFileSync(sloppy, `export default async function (app) {
     app.tools.add({ name: 'sloppy', description: 'no hints', input: { type: 'object' }, output: { type: 'object' }, annotations: { readOnlyHint: true }, handler: async () => ({}) })
   }\n`)
-  await t.rejects(buildApp(loadConfig(['--log-level', 'silent', '--plugins', sloppy], {}), { backend: demoBackend() }), /tool sloppy must set annotations\.destructiveHint explicitly/)
-  await t.rejects(buildApp(loadConfig(['--log-level', 'silent', '--plugins', `${EXAMPLE},${EXAMPLE}`], {}), { backend: demoBackend() }), /tool partition_leaders is registered twice/)
+  await t.rejects(buildApp(loadConfig(['--http-addr', '127.0.0.1:0', '--log-level', 'silent', '--plugins', sloppy], {}), { backend: demoBackend() }), /tool sloppy must set annotations\.destructiveHint explicitly/)
+  await t.rejects(buildApp(loadConfig(['--http-addr', '127.0.0.1:0', '--log-level', 'silent', '--plugins', `${EXAMPLE},${EXAMPLE}`], {}), { backend: demoBackend() }), /tool partition_leaders is registered twice/)
 })

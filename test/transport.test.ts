@@ -81,7 +81,7 @@ t.test('the static bearer token gates /mcp and /api, not /healthz', async (t) =>
   const none = await post(server.base, '/mcp', INITIALIZE)
   t.equal(none.status, 401)
   t.equal(none.headers.get('www-authenticate'), 'Bearer realm="kafscale-mcp"')
-  t.same(JSON.parse(none.text), { statusCode: 401, code: 'KSMCP_ERR_UNAUTHORIZED', error: 'Unauthorized', message: 'unauthorized' })
+  t.same(JSON.parse(none.text), { statusCode: 401, code: 'KSMCP_ERR_UNAUTHORIZED', error: 'Unauthorized', message: 'unauthorized: a bearer token is required' })
   t.equal((await post(server.base, '/mcp', INITIALIZE, { authorization: 'Bearer wrong' })).status, 401)
   t.equal((await post(server.base, '/mcp', INITIALIZE, { authorization: 'bearer s3cret-token' })).status, 401, 'the scheme is case-sensitive, as in the reference')
   t.equal((await callRest(server.base, 'list_topics', {})).status, 401)
