@@ -1,10 +1,30 @@
 #!/usr/bin/env node
 import { buildApp } from '../app.ts'
 import { demoBackend, startDemoMetricsServer } from '../demo/cluster.ts'
+import { verifyAuditFile } from '../lib/audit.ts'
 import { loadConfig, usage } from '../lib/config.ts'
 import { VERSION } from '../lib/version.ts'
 
 const argv = process.argv.slice(2)
+if (argv[0] === 'audit') {
+  if (argv[1] !== 'verify' || argv.length !== 3) {
+    console.error('Usage: kafscale-mcp audit verify FILE')
+    process.exit(2)
+  }
+  let result
+  try {
+    result = verifyAuditFile(argv[2]!)
+  } catch (err) {
+    console.error(`kafscale-mcp: cannot read ${argv[2]}: ${(err as Error).message}`)
+    process.exit(2)
+  }
+  if (result.ok) {
+    console.log(`${argv[2]}: ${result.records} records, chain intact`)
+    process.exit(0)
+  }
+  console.error(`${argv[2]}: chain broken at line ${result.brokenLine}: ${result.reason} (${result.records} records before it are intact)`)
+  process.exit(1)
+}
 if (argv.includes('--help') || argv.includes('-h')) {
   console.log(usage())
   process.exit(0)

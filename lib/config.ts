@@ -105,7 +105,7 @@ export function usage (): string {
   for (const s of SETTINGS) {
     lines.push(`  --${s.flag}${s.boolean === true ? '' : ' VALUE'}`.padEnd(32) + s.help + (s.env !== undefined ? `  [${s.env}]` : ''))
   }
-  lines.push('  --help'.padEnd(32) + 'show this help', '  --version'.padEnd(32) + 'print the version')
+  lines.push('  --help'.padEnd(32) + 'show this help', '  --version'.padEnd(32) + 'print the version', '', 'Other commands:', '  kafscale-mcp audit verify FILE   check the hash chain of an audit file')
   return lines.join('\n')
 }
 

@@ -35,6 +35,12 @@ t.test('bad configuration: exit 2 with every problem in words', async (t) => {
   t.match(bad.stderr, 'Run kafscale-mcp --help')
 })
 
+t.test('no auth on a non-loopback address: the start is refused', async (t) => {
+  const open = await run(['--http-addr', '0.0.0.0:0']).done
+  t.equal(open.code, 2)
+  t.match(open.stderr, 'refusing to serve without authentication on 0.0.0.0')
+})
+
 t.test('the demo serves the embedded cluster, prints client config, and stops on SIGTERM', async (t) => {
   const port = await freePort()
   const demo = run(['--demo', '--http-addr', `127.0.0.1:${port}`], { KAFSCALE_MCP_AUTH_TOKEN: 'canary-token-1234' })
