@@ -46,7 +46,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     requestTimeout: 120_000
   })
 
-  await app.register(toolRegistryPlugin)
+  await app.register(toolRegistryPlugin, { maxResponseChars: config.maxResponseChars })
   await app.register(storePlugin, options.backend !== undefined
     ? { backend: options.backend }
     : config.etcdEndpoints.length > 0

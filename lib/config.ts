@@ -41,6 +41,7 @@ export interface Config {
   allowedOrigins: string[]
   plugins: string[]
   bodyLimit: number
+  maxResponseChars: number
   logLevel: string
   demo: boolean
 }
@@ -89,6 +90,7 @@ export const SETTINGS: Setting[] = [
   { flag: 'allowed-hosts', env: 'KAFSCALE_MCP_ALLOWED_HOSTS', help: 'comma-separated Host names accepted on /mcp (default: localhost names when listening on loopback, else any)' },
   { flag: 'allowed-origins', env: 'KAFSCALE_MCP_ALLOWED_ORIGINS', help: 'comma-separated browser Origin hostnames accepted on /mcp besides localhost' },
   { flag: 'plugins', env: 'KAFSCALE_MCP_PLUGINS', help: 'comma-separated module paths or package names of extra tool plugins' },
+  { flag: 'max-response-chars', env: 'KAFSCALE_MCP_MAX_RESPONSE_CHARS', help: 'size cap of one tool answer in characters; longer lists are paged (default 50000)' },
   { flag: 'body-limit', env: 'KAFSCALE_MCP_BODY_LIMIT', help: 'largest request body in bytes (default 4194304)' },
   { flag: 'log-level', env: 'KAFSCALE_MCP_LOG_LEVEL', help: 'fatal, error, warn, info, debug or trace (default info)' },
   { flag: 'demo', help: 'serve the embedded demo cluster (no etcd needed) on 127.0.0.1', boolean: true }
@@ -252,12 +254,14 @@ export function loadConfig (argv: string[], env: NodeJS.ProcessEnv): Config {
     allowedOrigins: list('allowed-origins'),
     plugins: list('plugins'),
     bodyLimit,
+    maxResponseChars: count('max-response-chars', 50_000),
     logLevel,
     demo
   }
   const hosts = list('allowed-hosts')
   if (hosts.length > 0) config.allowedHosts = hosts
   else if (isLoopback(config.host)) config.allowedHosts = ['localhost', '127.0.0.1', '[::1]']
+  if (config.maxResponseChars < 1000) problems.push(`${name('max-response-chars')}: must be at least 1000`)
   if (config.etcdTimeoutMs <= 0) problems.push(`${name('etcd-timeout')}: must be more than 0`)
   if (config.metricsTimeoutMs <= 0) problems.push(`${name('metrics-timeout')}: must be more than 0`)
   if (problems.length > 0) throw new ConfigError(problems.join('; '))

@@ -30,6 +30,8 @@ export interface ToolContext {
   hasMetrics: boolean
   log: FastifyBaseLogger
   caller: Caller
+  /** Answers must stay under this many characters of JSON; page longer ones (lib/paging.ts). */
+  maxResponseChars: number
   /** Aborted when the client goes away. */
   signal: AbortSignal
 }

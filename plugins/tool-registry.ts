@@ -43,10 +43,12 @@ export class ToolRegistry {
 
   private readonly app: FastifyInstance
   private readonly log: FastifyBaseLogger
+  private readonly maxResponseChars: number
 
-  constructor (app: FastifyInstance, log: FastifyBaseLogger) {
+  constructor (app: FastifyInstance, log: FastifyBaseLogger, maxResponseChars: number) {
     this.app = app
     this.log = log
+    this.maxResponseChars = maxResponseChars
   }
 
   add (definition: ToolDefinition<TSchema, TSchema>): void {
@@ -159,6 +161,7 @@ export class ToolRegistry {
       hasMetrics: app.brokerMetrics !== undefined,
       log: this.log,
       caller: options.caller,
+      maxResponseChars: this.maxResponseChars,
       signal: options.signal ?? new AbortController().signal
     }
   }
@@ -186,6 +189,12 @@ declare module 'fastify' {
   }
 }
 
-export default fp(async function toolRegistry (app) {
-  app.decorate('tools', new ToolRegistry(app, app.log.child({ component: 'tools' })))
+export interface ToolRegistryOptions {
+  /** Size cap of one answer in characters of JSON. */
+  maxResponseChars: number
+}
+
+export default fp<ToolRegistryOptions>(async function toolRegistry (app, options) {
+  if (!(options.maxResponseChars >= 1000)) throw new Error('tools: maxResponseChars must be at least 1000')
+  app.decorate('tools', new ToolRegistry(app, app.log.child({ component: 'tools' }), options.maxResponseChars))
 }, { name: 'kafscale-tool-registry', fastify: '5.x' })

@@ -1,14 +1,16 @@
 import { Type, type Static } from 'typebox'
 import { GroupId, TopicNameList } from './common.ts'
+import { PageInput, PageOutput } from './paging.ts'
 
-export const ListGroupsInput = Type.Object({}, { additionalProperties: false })
+export const ListGroupsInput = Type.Object({ ...PageInput }, { additionalProperties: false })
 export const ListGroupsOutput = Type.Object({
   groups: Type.Array(Type.Object({
     group_id: Type.String(),
     state: Type.String({ description: 'KafScale\'s lowercase state: empty, preparing_rebalance, completing_rebalance, stable or dead' }),
     protocol_type: Type.String(),
     member_count: Type.Integer()
-  }))
+  })),
+  ...PageOutput
 })
 export type ListGroupsOutput = Static<typeof ListGroupsOutput>
 
@@ -37,7 +39,8 @@ export type DescribeGroupOutput = Static<typeof DescribeGroupOutput>
 
 export const FetchOffsetsInput = Type.Object({
   group_id: GroupId,
-  topics: TopicNameList('Optional list of topics to fetch offsets for')
+  topics: TopicNameList('Optional list of topics to fetch offsets for'),
+  ...PageInput
 }, { additionalProperties: false })
 export type FetchOffsetsInput = Static<typeof FetchOffsetsInput>
 
@@ -50,6 +53,7 @@ export const FetchOffsetsOutput = Type.Object({
     metadata: Type.String(),
     committed: Type.Boolean({ description: 'false when the group never committed this partition' }),
     committed_at: Type.Optional(Type.String())
-  }))
+  })),
+  ...PageOutput
 })
 export type FetchOffsetsOutput = Static<typeof FetchOffsetsOutput>

@@ -1,12 +1,15 @@
 import { Type, type Static } from 'typebox'
 import { TopicNameList, TopicSummary } from './common.ts'
+import { PageInput, PageOutput } from './paging.ts'
 
-export const ListTopicsInput = Type.Object({}, { additionalProperties: false })
-export const ListTopicsOutput = Type.Object({ topics: Type.Array(TopicSummary) })
+export const ListTopicsInput = Type.Object({ ...PageInput }, { additionalProperties: false })
+export type ListTopicsInput = Static<typeof ListTopicsInput>
+export const ListTopicsOutput = Type.Object({ topics: Type.Array(TopicSummary), ...PageOutput })
 export type ListTopicsOutput = Static<typeof ListTopicsOutput>
 
 export const DescribeTopicsInput = Type.Object({
-  names: TopicNameList('Optional list of topic names to filter')
+  names: TopicNameList('Optional list of topic names to filter'),
+  ...PageInput
 }, { additionalProperties: false })
 export type DescribeTopicsInput = Static<typeof DescribeTopicsInput>
 
@@ -25,12 +28,14 @@ export const DescribeTopicsOutput = Type.Object({
     name: Type.String(),
     error_code: Type.Integer({ description: '0, or 3 (UNKNOWN_TOPIC_OR_PARTITION) for a name not in the cluster' }),
     partitions: Type.Array(PartitionDescription)
-  }))
+  })),
+  ...PageOutput
 })
 export type DescribeTopicsOutput = Static<typeof DescribeTopicsOutput>
 
 export const DescribeConfigsInput = Type.Object({
-  topics: TopicNameList('Optional list of topics to describe')
+  topics: TopicNameList('Optional list of topics to describe'),
+  ...PageInput
 }, { additionalProperties: false })
 export type DescribeConfigsInput = Static<typeof DescribeConfigsInput>
 
@@ -49,5 +54,5 @@ export const TopicConfigDescription = Type.Object({
   config: Type.Record(Type.String(), Type.String())
 })
 
-export const DescribeConfigsOutput = Type.Object({ configs: Type.Array(TopicConfigDescription) })
+export const DescribeConfigsOutput = Type.Object({ configs: Type.Array(TopicConfigDescription), ...PageOutput })
 export type DescribeConfigsOutput = Static<typeof DescribeConfigsOutput>

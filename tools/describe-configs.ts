@@ -2,12 +2,16 @@ import type { FastifyInstance } from 'fastify'
 import { DescribeConfigsInput, DescribeConfigsOutput } from '../schemas/topics.ts'
 import { defineTool } from '../lib/tool.ts'
 import { rfc3339 } from '../lib/kafscale/offsets.ts'
+import { paginate, withPrefix } from '../lib/paging.ts'
 import { READ_ONLY } from './read-only.ts'
 
 const description = 'Describe topic configurations: partitions, replication factor, retention (ms and bytes), ' +
   'segment size, creation time and extra config entries. `source` says whether the config is stored in etcd or ' +
   'is KafScale\'s default for a topic without one (retention -1 = unlimited). Pass `topics` for specific topics; ' +
-  'omit it for all. An unknown topic comes back with exists: false.'
+  'omit it for all (or narrow by `prefix`). An unknown topic comes back with exists: false. Long answers come in pages (truncated, next_cursor).'
+
+// Configs are read in one round trip per page; a page never needs more than this many.
+const MAX_CONFIGS_PER_READ = 1000
 
 export default async function describeConfigsTool (app: FastifyInstance): Promise<void> {
   app.tools.add(defineTool({
@@ -17,14 +21,15 @@ export default async function describeConfigsTool (app: FastifyInstance): Promis
     input: DescribeConfigsInput,
     output: DescribeConfigsOutput,
     annotations: READ_ONLY,
-    async handler ({ topics }, ctx) {
+    async handler ({ topics, prefix, limit, cursor }, ctx) {
       const store = ctx.store()
       const { sortedTopics, topicsByName } = store.snapshotView()
-      const names = topics === undefined || topics === null || topics.length === 0 ? sortedTopics.map((t) => t.name) : [...topics].sort()
-      const configs = await store.topicConfigs(names)
+      const all = topics === undefined || topics === null || topics.length === 0 ? sortedTopics.map((t) => t.name) : [...new Set(topics)].sort()
+      // Read only what one page can hold: the names after the cursor, up to the limit.
+      const window = paginate(withPrefix(all, prefix, (n) => n), (n) => n, (n) => n, { limit: limit ?? MAX_CONFIGS_PER_READ, cursor, maxChars: Number.MAX_SAFE_INTEGER })
+      const configs = await store.topicConfigs(window.items)
       const now = rfc3339(new Date())
-      return {
-        configs: configs.map(({ name, stored }): DescribeConfigsOutput['configs'][number] => {
+      const page = paginate(configs, ({ name }) => name, ({ name, stored }): DescribeConfigsOutput['configs'][number] => {
           if (stored !== undefined) {
             return {
               name: stored.name === '' ? name : stored.name,
@@ -47,8 +52,8 @@ export default async function describeConfigsTool (app: FastifyInstance): Promis
           // factor is the partition count (contract §4).
           const count = topic.partitions.length
           return { name, exists: true, source: 'default', partitions: count, replication_factor: count, retention_ms: -1, retention_bytes: -1, segment_bytes: 0, created_at: now, config: {} }
-        })
-      }
+        }, { maxChars: ctx.maxResponseChars })
+      return { configs: page.items, ...(page.more ?? window.more) }
     }
   }))
 }

@@ -2,11 +2,13 @@ import type { FastifyInstance } from 'fastify'
 import { DescribeTopicsInput, DescribeTopicsOutput } from '../schemas/topics.ts'
 import { defineTool } from '../lib/tool.ts'
 import type { SnapshotTopic } from '../lib/kafscale/snapshot.ts'
+import { paginate, withPrefix } from '../lib/paging.ts'
 import { READ_ONLY } from './read-only.ts'
 
 const description = 'Describe topics and their partitions: for each partition the leader broker, leader epoch, ' +
   'replica and in-sync replica broker ids, offline replicas and error code. Pass `names` to describe only ' +
-  'those topics (a name not in the cluster comes back with error_code 3 and no partitions); omit it for all topics.'
+  'those topics (a name not in the cluster comes back with error_code 3 and no partitions); omit it for all topics. ' +
+  'Long answers come in pages: when the answer says truncated, call again with its next_cursor.'
 
 const UNKNOWN_TOPIC_OR_PARTITION = 3
 
@@ -18,15 +20,20 @@ export default async function describeTopicsTool (app: FastifyInstance): Promise
     input: DescribeTopicsInput,
     output: DescribeTopicsOutput,
     annotations: READ_ONLY,
-    async handler ({ names }, ctx) {
+    async handler ({ names, prefix, limit, cursor }, ctx) {
       const { sortedTopics, topicsByName } = ctx.store().snapshotView()
-      if (names === undefined || names === null || names.length === 0) return { topics: sortedTopics.map(describeTopic) }
-      return {
-        topics: [...names].sort().map((name) => {
-          const topic = topicsByName.get(name)
-          return topic === undefined ? { name, error_code: UNKNOWN_TOPIC_OR_PARTITION, partitions: [] } : describeTopic(topic)
-        })
+      const request = { limit, cursor, maxChars: ctx.maxResponseChars }
+      if (names === undefined || names === null || names.length === 0) {
+        const page = paginate(withPrefix(sortedTopics, prefix, (t) => t.name), (t) => t.name, describeTopic, request)
+        return { topics: page.items, ...page.more }
       }
+      // Requested names, duplicates kept as the reference keeps them; the index keeps keys unique.
+      const requested = withPrefix([...names].sort(), prefix, (n) => n).map((name, i) => ({ name, key: `${name}\u0000${String(i).padStart(6, '0')}` }))
+      const page = paginate(requested, (r) => r.key, ({ name }) => {
+        const topic = topicsByName.get(name)
+        return topic === undefined ? { name, error_code: UNKNOWN_TOPIC_OR_PARTITION, partitions: [] } : describeTopic(topic)
+      }, request)
+      return { topics: page.items, ...page.more }
     }
   }))
 }

@@ -2,11 +2,13 @@ import type { FastifyInstance } from 'fastify'
 import { FetchOffsetsInput, FetchOffsetsOutput } from '../schemas/groups.ts'
 import { defineTool } from '../lib/tool.ts'
 import { compareStrings } from '../lib/store/kafscale-store.ts'
+import { paginate, withPrefix } from '../lib/paging.ts'
 import { READ_ONLY } from './read-only.ts'
 
 const description = 'Fetch a consumer group\'s committed offsets, per topic partition, sorted by topic and partition. ' +
   'Every partition of the group\'s topics is listed; `committed: false` (with offset 0) marks a partition the group ' +
-  'never committed. Pass `topics` to limit the answer to those topics. A group id that does not exist gives an error.'
+  'never committed. Pass `topics` (or a topic `prefix`) to limit the answer. A group id that does not exist gives an error. ' +
+  'Long answers come in pages (truncated, next_cursor).'
 
 export default async function fetchOffsetsTool (app: FastifyInstance): Promise<void> {
   app.tools.add(defineTool({
@@ -16,7 +18,7 @@ export default async function fetchOffsetsTool (app: FastifyInstance): Promise<v
     input: FetchOffsetsInput,
     output: FetchOffsetsOutput,
     annotations: READ_ONLY,
-    async handler ({ group_id: groupId, topics }, ctx) {
+    async handler ({ group_id: groupId, topics, prefix, limit, cursor }, ctx) {
       const store = ctx.store()
       const { topicsByName } = store.snapshotView()
       const { offsets: committed } = await store.groupOffsets(groupId)
@@ -34,8 +36,10 @@ export default async function fetchOffsetsTool (app: FastifyInstance): Promise<v
         if (wanted !== undefined && !wanted.has(topic)) continue
         rows.set(key, { topic, partition, offset: Number(record.offset), metadata: record.metadata, committed: true, committed_at: record.committedAt })
       }
-      const offsets = [...rows.values()].sort((a, b) => compareStrings(a.topic, b.topic) || a.partition - b.partition)
-      return { group_id: groupId, offsets }
+      const sorted = withPrefix([...rows.values()], prefix, (r) => r.topic).map((row) => ({ row, key: `${row.topic}\u0000${String(row.partition).padStart(10, '0')}` }))
+        .sort((a, b) => compareStrings(a.key, b.key))
+      const page = paginate(sorted, (r) => r.key, (r) => r.row, { limit, cursor, maxChars: ctx.maxResponseChars })
+      return { group_id: groupId, offsets: page.items, ...page.more }
     }
   }))
 }

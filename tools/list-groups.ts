@@ -1,11 +1,13 @@
 import type { FastifyInstance } from 'fastify'
 import { ListGroupsInput, ListGroupsOutput } from '../schemas/groups.ts'
 import { defineTool } from '../lib/tool.ts'
+import { paginate, withPrefix } from '../lib/paging.ts'
 import { READ_ONLY } from './read-only.ts'
 
 const description = 'List consumer groups, sorted by id, with state, protocol type and member count. ' +
   'Groups whose members all left but whose committed offsets remain are listed with state "empty". ' +
-  'Use describe_group for members and assignments, fetch_offsets for committed positions.'
+  'Use describe_group for members and assignments, fetch_offsets for committed positions. `prefix` narrows by group id; ' +
+  'long lists come in pages (truncated, next_cursor).'
 
 export default async function listGroupsTool (app: FastifyInstance): Promise<void> {
   app.tools.add(defineTool({
@@ -15,11 +17,11 @@ export default async function listGroupsTool (app: FastifyInstance): Promise<voi
     input: ListGroupsInput,
     output: ListGroupsOutput,
     annotations: READ_ONLY,
-    async handler (_input, ctx) {
-      const groups = await ctx.store().listGroups()
-      return {
-        groups: groups.map((g) => ({ group_id: g.groupId, state: g.state, protocol_type: g.protocolType, member_count: g.memberCount }))
-      }
+    async handler ({ prefix, limit, cursor }, ctx) {
+      const groups = withPrefix(await ctx.store().listGroups(), prefix, (g) => g.groupId)
+      const page = paginate(groups, (g) => g.groupId, (g) => ({ group_id: g.groupId, state: g.state, protocol_type: g.protocolType, member_count: g.memberCount }),
+        { limit, cursor, maxChars: ctx.maxResponseChars })
+      return { groups: page.items, ...page.more }
     }
   }))
 }

@@ -1,11 +1,13 @@
 import type { FastifyInstance } from 'fastify'
 import { ListTopicsInput, ListTopicsOutput } from '../schemas/topics.ts'
 import { defineTool } from '../lib/tool.ts'
+import { paginate, withPrefix } from '../lib/paging.ts'
 import { READ_ONLY } from './read-only.ts'
 import { topicSummary } from './topic-summary.ts'
 
 const description = 'List every topic of the cluster, sorted by name, with its partition count and error code. ' +
-  'Use it to find topic names; use describe_topics for partition leaders and replicas.'
+  'Use it to find topic names; use describe_topics for partition leaders and replicas. Long lists come in pages: ' +
+  'when the answer says truncated, call again with its next_cursor. `prefix` narrows by name.'
 
 export default async function listTopicsTool (app: FastifyInstance): Promise<void> {
   app.tools.add(defineTool({
@@ -15,8 +17,10 @@ export default async function listTopicsTool (app: FastifyInstance): Promise<voi
     input: ListTopicsInput,
     output: ListTopicsOutput,
     annotations: READ_ONLY,
-    async handler (_input, ctx) {
-      return { topics: ctx.store().snapshotView().sortedTopics.map(topicSummary) }
+    async handler ({ prefix, limit, cursor }, ctx) {
+      const topics = withPrefix(ctx.store().snapshotView().sortedTopics, prefix, (t) => t.name)
+      const page = paginate(topics, (t) => t.name, topicSummary, { limit, cursor, maxChars: ctx.maxResponseChars })
+      return { topics: page.items, ...page.more }
     }
   }))
 }

@@ -1,0 +1,70 @@
+import { InvalidInputError } from './errors.ts'
+
+/** Items whose name starts with prefix (all items without one). */
+export function withPrefix<T> (items: readonly T[], prefix: string | undefined, name: (item: T) => string): readonly T[] {
+  return prefix === undefined || prefix === '' ? items : items.filter((item) => name(item).startsWith(prefix))
+}
+
+// Key-based pages: a cursor names the last key a page returned, so a page boundary stays
+// right even when items are added or removed between calls. Items must be sorted so that
+// their keys ascend in plain string order.
+
+export interface PageRequest {
+  limit?: number
+  cursor?: string
+  /** The whole answer must stay under this many characters of JSON. */
+  maxChars: number
+  /** Characters the answer spends outside the paged list (totals, wrappers). */
+  reservedChars?: number
+}
+
+export interface Page<R> {
+  items: R[]
+  /** Present only when the answer stopped early: `truncated: true` and where to go on. */
+  more?: { truncated: true, next_cursor: string }
+}
+
+const CURSOR_VERSION = 1
+
+export function encodeCursor (afterKey: string): string {
+  return Buffer.from(JSON.stringify({ v: CURSOR_VERSION, after: afterKey })).toString('base64url')
+}
+
+function decodeCursor (cursor: string): string {
+  try {
+    const parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { v?: unknown, after?: unknown }
+    if (parsed.v === CURSOR_VERSION && typeof parsed.after === 'string') return parsed.after
+  } catch {}
+  throw new InvalidInputError('cursor: not a cursor of this server; pass the next_cursor of the previous answer unchanged')
+}
+
+/** One page of `items` (sorted by `key`), rendered with `render`, sized on the rendered form. */
+export function paginate<T, R> (items: readonly T[], key: (item: T) => string, render: (item: T) => R, request: PageRequest): Page<R> {
+  let start = 0
+  if (request.cursor !== undefined) {
+    const after = decodeCursor(request.cursor)
+    // Binary search: the first item whose key is greater than the cursor's.
+    let lo = 0
+    let hi = items.length
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (key(items[mid]!) <= after) lo = mid + 1
+      else hi = mid
+    }
+    start = lo
+  }
+  const limit = request.limit ?? Infinity
+  const budget = request.maxChars - (request.reservedChars ?? 200) - 200
+  const page: R[] = []
+  let used = 0
+  let i = start
+  for (; i < items.length && page.length < limit; i++) {
+    const rendered = render(items[i]!)
+    const size = JSON.stringify(rendered).length + 1
+    if (page.length > 0 && used + size > budget) break
+    used += size
+    page.push(rendered)
+  }
+  if (i >= items.length) return { items: page }
+  return { items: page, more: { truncated: true, next_cursor: encodeCursor(key(items[i - 1]!)) } }
+}
