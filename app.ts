@@ -15,7 +15,9 @@ import restPlugin from './plugins/rest.ts'
 import storePlugin from './plugins/store.ts'
 import toolRegistryPlugin from './plugins/tool-registry.ts'
 import clusterMetrics from './tools/cluster-metrics.ts'
+import clusterHealth from './tools/cluster-health.ts'
 import clusterStatus from './tools/cluster-status.ts'
+import consumerLag from './tools/consumer-lag.ts'
 import describeConfigs from './tools/describe-configs.ts'
 import describeGroup from './tools/describe-group.ts'
 import describeTopics from './tools/describe-topics.ts'
@@ -23,7 +25,7 @@ import fetchOffsets from './tools/fetch-offsets.ts'
 import listGroups from './tools/list-groups.ts'
 import listTopics from './tools/list-topics.ts'
 
-export const BUILTIN_TOOLS = [clusterStatus, clusterMetrics, listTopics, describeTopics, listGroups, describeGroup, fetchOffsets, describeConfigs]
+export const BUILTIN_TOOLS = [clusterStatus, clusterMetrics, listTopics, describeTopics, listGroups, describeGroup, fetchOffsets, describeConfigs, consumerLag, clusterHealth]
 
 export interface BuildOptions {
   /** Serve this key space instead of connecting to etcd (the demo cluster). */
@@ -52,7 +54,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     : config.etcdEndpoints.length > 0
       ? { etcd: { endpoints: config.etcdEndpoints, username: config.etcdUsername, password: config.etcdPassword, timeoutMs: config.etcdTimeoutMs } }
       : {})
-  await app.register(metricsPlugin, { brokerMetricsUrl: config.brokerMetricsUrl, timeoutMs: config.metricsTimeoutMs, cacheTtlMs: config.metricsCacheTtlMs })
+  await app.register(metricsPlugin, { brokerMetricsUrl: config.brokerMetricsUrl, brokerMetricsUrls: config.brokerMetricsUrls, operatorMetricsUrl: config.operatorMetricsUrl, timeoutMs: config.metricsTimeoutMs, cacheTtlMs: config.metricsCacheTtlMs })
   await app.register(authPlugin, {
     mode: config.authMode,
     ...(config.authMode === 'static' ? { staticToken: { value: config.authToken, file: config.authTokenFile } } : {}),

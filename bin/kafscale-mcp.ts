@@ -1,8 +1,11 @@
 #!/usr/bin/env node
+import { userInfo } from 'node:os'
+import { serveStdio } from '@modelcontextprotocol/server/stdio'
 import { buildApp } from '../app.ts'
-import { demoBackend, startDemoMetricsServer } from '../demo/cluster.ts'
+import { buildMcpServer } from '../lib/mcp-server.ts'
+import { demoBackend, startDemoBrokerMetrics } from '../demo/cluster.ts'
 import { verifyAuditFile } from '../lib/audit.ts'
-import { loadConfig, usage } from '../lib/config.ts'
+import { loadConfig, usage, type Config } from '../lib/config.ts'
 import { VERSION } from '../lib/version.ts'
 
 const argv = process.argv.slice(2)
@@ -34,7 +37,7 @@ if (argv.includes('--version')) {
   process.exit(0)
 }
 
-let config
+let config: Config
 try {
   config = loadConfig(argv, process.env)
 } catch (err) {
@@ -42,46 +45,64 @@ try {
   process.exit(2)
 }
 
-const demoMetrics = config.demo && config.brokerMetricsUrl === undefined ? await startDemoMetricsServer() : undefined
-if (demoMetrics !== undefined) config.brokerMetricsUrl = demoMetrics.url
+const demoMetrics = config.demo && config.brokerMetricsUrl === undefined ? await startDemoBrokerMetrics() : undefined
+if (demoMetrics !== undefined) {
+  config.brokerMetricsUrls = demoMetrics.urls
+  config.brokerMetricsUrl = demoMetrics.urls[0]
+}
 const app = await buildApp(config, config.demo ? { backend: demoBackend() } : {})
 
-let closing = false
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.once(signal, () => {
-    if (closing) return
-    closing = true
-    app.log.info({ signal }, 'shutting down')
-    // Streams are closed by the MCP plugin's preClose hook; give stragglers 10 s at most.
-    const force = setTimeout(() => process.exit(1), 10_000)
-    force.unref()
-    void app.close().then(() => { demoMetrics?.server.close(); process.exit(0) })
+if (config.stdio) {
+  // A client that starts this process is the local user: no token, the policy still applies.
+  const user = userInfo().username
+  const caller = { principal: { id: `local:${user}`, method: 'none' as const, subject: user, groups: [], claims: {} }, transport: 'stdio' as const, requestId: 'stdio' }
+  await app.ready()
+  const connection = serveStdio(() => buildMcpServer(app.tools, VERSION, caller), { onerror: (err) => { app.log.warn({ err: err.message }, 'stdio') } })
+  process.stdin.once('end', () => {
+    void connection.close().then(async () => { await app.close() }).then(() => { demoMetrics?.close(); process.exit(0) })
   })
+} else {
+  await serveHttp()
 }
 
-try {
-  await app.listen({ host: config.host, port: config.port })
-} catch (err) {
-  console.error(`kafscale-mcp: cannot listen on ${config.host}:${config.port}: ${(err as Error).message}`)
-  process.exit(1)
-}
+async function serveHttp (): Promise<void> {
+  let closing = false
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      if (closing) return
+      closing = true
+      app.log.info({ signal }, 'shutting down')
+      // Streams are closed by the MCP plugin's preClose hook; give stragglers 10 s at most.
+      const force = setTimeout(() => process.exit(1), 10_000)
+      force.unref()
+      void app.close().then(() => { demoMetrics?.close(); process.exit(0) })
+    })
+  }
 
-if (config.demo) {
-  const address = app.server.address()
-  const port = typeof address === 'object' && address !== null ? address.port : config.port
-  const url = `http://127.0.0.1:${port}/mcp`
-  console.log([
-    '',
-    `kafscale-mcp ${VERSION} is serving the demo cluster "kafscale-demo" at ${url}`,
-    '',
-    'Claude Desktop (claude_desktop_config.json, through mcp-remote):',
-    JSON.stringify({ mcpServers: { kafscale: { command: 'npx', args: ['-y', 'mcp-remote', url] } } }, null, 2),
-    '',
-    'Cursor (~/.cursor/mcp.json) or VS Code (.vscode/mcp.json uses "servers" instead of "mcpServers"):',
-    JSON.stringify({ mcpServers: { kafscale: { url } } }, null, 2),
-    '',
-    `MCP Inspector: npx @modelcontextprotocol/inspector --cli ${url} --transport http --method tools/list`,
-    `REST: curl -s -X POST ${url.replace('/mcp', '/api/v1/tools/list_topics')} -H 'content-type: application/json' -d '{}'`,
-    ''
-  ].join('\n'))
+  try {
+    await app.listen({ host: config.host, port: config.port })
+  } catch (err) {
+    console.error(`kafscale-mcp: cannot listen on ${config.host}:${config.port}: ${(err as Error).message}`)
+    process.exit(1)
+  }
+
+  if (config.demo) {
+    const address = app.server.address()
+    const port = typeof address === 'object' && address !== null ? address.port : config.port
+    const url = `http://127.0.0.1:${port}/mcp`
+    console.log([
+      '',
+      `kafscale-mcp ${VERSION} is serving the demo cluster "kafscale-demo" at ${url}`,
+      '',
+      'Claude Desktop (claude_desktop_config.json, through mcp-remote):',
+      JSON.stringify({ mcpServers: { kafscale: { command: 'npx', args: ['-y', 'mcp-remote', url] } } }, null, 2),
+      '',
+      'Cursor (~/.cursor/mcp.json) or VS Code (.vscode/mcp.json uses "servers" instead of "mcpServers"):',
+      JSON.stringify({ mcpServers: { kafscale: { url } } }, null, 2),
+      '',
+      `MCP Inspector: npx @modelcontextprotocol/inspector --cli ${url} --transport http --method tools/list`,
+      `REST: curl -s -X POST ${url.replace('/mcp', '/api/v1/tools/list_topics')} -H 'content-type: application/json' -d '{}'`,
+      ''
+    ].join('\n'))
+  }
 }

@@ -85,9 +85,10 @@ export function demoBackend (now = new Date()): MemoryBackend {
   return kv
 }
 
-/** A broker metrics endpoint serving KafScale's exposition (the fixture from the contract). */
-export async function startDemoMetricsServer (host = '127.0.0.1'): Promise<{ url: string, server: Server }> {
-  const text = readFileSync(new URL('../test/fixtures/broker-metrics.txt', import.meta.url), 'utf8')
+const FIXTURE_METRICS = readFileSync(new URL('../test/fixtures/broker-metrics.txt', import.meta.url), 'utf8')
+
+/** A broker metrics endpoint serving KafScale's exposition (by default the contract's fixture). */
+export async function startDemoMetricsServer (host = '127.0.0.1', text = FIXTURE_METRICS): Promise<{ url: string, server: Server }> {
   const server = createServer((req, res) => {
     if (req.url !== '/metrics') {
       res.writeHead(404).end()
@@ -98,4 +99,17 @@ export async function startDemoMetricsServer (host = '127.0.0.1'): Promise<{ url
   await new Promise<void>((resolve) => server.listen(0, host, resolve))
   const { port } = server.address() as AddressInfo
   return { url: `http://${host}:${port}/metrics`, server }
+}
+
+/** One simulated metrics endpoint per demo broker, each with its own load figures. */
+export async function startDemoBrokerMetrics (): Promise<{ urls: Record<number, string>, close: () => void }> {
+  const servers = await Promise.all(BROKERS.map(async (id) => await startDemoMetricsServer('127.0.0.1', FIXTURE_METRICS
+    .replace('kafscale_produce_rps 1520.500000', `kafscale_produce_rps ${(1520.5 - id * 310.25).toFixed(6)}`)
+    .replace('kafscale_fetch_rps 980.250000', `kafscale_fetch_rps ${(980.25 + id * 120.5).toFixed(6)}`)
+    .replace('kafscale_s3_latency_ms_avg 37.250000', `kafscale_s3_latency_ms_avg ${(37.25 + id * 6.5).toFixed(6)}`)
+    .replace('kafscale_broker_cpu_percent 4.213000', `kafscale_broker_cpu_percent ${(4.213 + id * 7.9).toFixed(6)}`))))
+  return {
+    urls: Object.fromEntries(servers.map((s, id) => [id, s.url])),
+    close: () => { for (const s of servers) s.server.close() }
+  }
 }

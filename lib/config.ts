@@ -32,6 +32,8 @@ export interface Config {
   etcdPassword?: string
   etcdTimeoutMs: number
   brokerMetricsUrl?: string
+  brokerMetricsUrls: Record<number, string>
+  operatorMetricsUrl?: string
   metricsTimeoutMs: number
   metricsCacheTtlMs: number
   /** Accepted for compatibility with the reference; the service is stateless, so unused. */
@@ -44,6 +46,7 @@ export interface Config {
   maxResponseChars: number
   logLevel: string
   demo: boolean
+  stdio: boolean
 }
 
 interface Setting {
@@ -83,6 +86,8 @@ export const SETTINGS: Setting[] = [
   { flag: 'etcd-password', env: 'KAFSCALE_MCP_ETCD_PASSWORD', help: 'etcd password', secret: true },
   { flag: 'etcd-timeout', env: 'KAFSCALE_MCP_ETCD_TIMEOUT', help: 'deadline of each etcd request, Go duration (default 2s)' },
   { flag: 'broker-metrics-url', env: 'KAFSCALE_MCP_BROKER_METRICS_URL', help: 'a broker\'s Prometheus URL, e.g. http://kafscale-broker:9093/metrics' },
+  { flag: 'broker-metrics-urls', env: 'KAFSCALE_MCP_BROKER_METRICS_URLS', help: 'explicit per-broker URLs, NODEID=URL comma-separated (default: derived from each broker\'s host)' },
+  { flag: 'operator-metrics-url', env: 'KAFSCALE_MCP_OPERATOR_METRICS_URL', help: 'the KafScale operator\'s metrics URL, for etcd snapshot staleness in cluster_health' },
   { flag: 'metrics-timeout', env: 'KAFSCALE_MCP_METRICS_TIMEOUT', help: 'deadline of a metrics scrape, Go duration (default 3s)' },
   { flag: 'metrics-cache-ttl', env: 'KAFSCALE_MCP_METRICS_CACHE_TTL', help: 'how long one scrape answers all callers, Go duration (default 2s)' },
   { flag: 'session-timeout', env: 'KAFSCALE_MCP_SESSION_TIMEOUT', help: 'accepted for compatibility; the service is stateless (Go duration)' },
@@ -93,7 +98,8 @@ export const SETTINGS: Setting[] = [
   { flag: 'max-response-chars', env: 'KAFSCALE_MCP_MAX_RESPONSE_CHARS', help: 'size cap of one tool answer in characters; longer lists are paged (default 50000)' },
   { flag: 'body-limit', env: 'KAFSCALE_MCP_BODY_LIMIT', help: 'largest request body in bytes (default 4194304)' },
   { flag: 'log-level', env: 'KAFSCALE_MCP_LOG_LEVEL', help: 'fatal, error, warn, info, debug or trace (default info)' },
-  { flag: 'demo', help: 'serve the embedded demo cluster (no etcd needed) on 127.0.0.1', boolean: true }
+  { flag: 'demo', help: 'serve the embedded demo cluster (no etcd needed) on 127.0.0.1', boolean: true },
+  { flag: 'stdio', help: 'serve MCP over stdin/stdout for a client that starts this process (no HTTP, no auth)', boolean: true }
 ]
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]'])
@@ -177,6 +183,12 @@ export function loadConfig (argv: string[], env: NodeJS.ProcessEnv): Config {
   if (brokerMetricsUrl !== undefined && !/^https?:\/\/\S+$/.test(brokerMetricsUrl)) {
     problems.push(`${name('broker-metrics-url')}: ${JSON.stringify(brokerMetricsUrl)} is not an http(s) URL`)
   }
+  const perBrokerUrls: Record<number, string> = {}
+  for (const entry of list('broker-metrics-urls')) {
+    const m = /^(\d+)=(https?:\/\/\S+)$/.exec(entry)
+    if (m === null) problems.push(`${name('broker-metrics-urls')}: ${JSON.stringify(entry)} is not NODEID=http(s)://…`)
+    else perBrokerUrls[Number(m[1])] = m[2]!
+  }
   if (demo && etcdEndpoints.length > 0) problems.push('--demo serves the embedded cluster and cannot be combined with etcd endpoints')
 
   const bodyLimitText = raw('body-limit')
@@ -196,7 +208,9 @@ export function loadConfig (argv: string[], env: NodeJS.ProcessEnv): Config {
   const environment = raw('env') ?? ''
   const insecureNoAuth = bool('insecure-no-auth')
   const host = listen?.host ?? '0.0.0.0'
-  if (authMode === 'none' && !isLoopback(host) && !insecureNoAuth) {
+  const stdio = values.stdio === true
+  if (stdio && bool('audit-stdout')) problems.push('--stdio speaks MCP on stdout: send the audit to a file (--audit-file) instead of --audit-stdout')
+  if (authMode === 'none' && !isLoopback(host) && !insecureNoAuth && !stdio) {
     problems.push(`refusing to serve without authentication on ${host}: configure OIDC (KAFSCALE_MCP_OIDC_ISSUER) or a token, listen on 127.0.0.1, or pass --insecure-no-auth`)
   }
   if (authMode === 'static') {
@@ -247,6 +261,8 @@ export function loadConfig (argv: string[], env: NodeJS.ProcessEnv): Config {
     etcdPassword: raw('etcd-password'),
     etcdTimeoutMs: duration('etcd-timeout', 2000),
     brokerMetricsUrl,
+    brokerMetricsUrls: perBrokerUrls,
+    operatorMetricsUrl: httpUrl('operator-metrics-url'),
     metricsTimeoutMs: duration('metrics-timeout', 3000),
     metricsCacheTtlMs: duration('metrics-cache-ttl', 2000),
     sessionTimeoutMs: duration('session-timeout', 0),
@@ -256,7 +272,8 @@ export function loadConfig (argv: string[], env: NodeJS.ProcessEnv): Config {
     bodyLimit,
     maxResponseChars: count('max-response-chars', 50_000),
     logLevel,
-    demo
+    demo,
+    stdio
   }
   const hosts = list('allowed-hosts')
   if (hosts.length > 0) config.allowedHosts = hosts

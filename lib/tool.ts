@@ -1,6 +1,8 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { Static, TSchema } from 'typebox'
 import type { KafscaleStore } from './store/kafscale-store.ts'
+import type { ClusterMetricsCollector } from './metrics/cluster-metrics.ts'
+import type { OperatorSummary } from './metrics/operator-summary.ts'
 import type { MetricsScraper } from './metrics/scraper.ts'
 import type { Principal } from './auth/principal.ts'
 
@@ -25,9 +27,11 @@ export interface Caller {
 export interface ToolContext {
   /** The KafScale metadata store; throws KSMCP_ERR_STORE_NOT_CONFIGURED when there is none. */
   store: () => KafscaleStore
-  /** The broker metrics scraper; throws KSMCP_ERR_METRICS_NOT_CONFIGURED when there is none. */
-  metrics: () => MetricsScraper
+  /** Broker metrics, per broker; throws KSMCP_ERR_METRICS_NOT_CONFIGURED when there are none. */
+  metrics: () => ClusterMetricsCollector
   hasMetrics: boolean
+  /** The operator's metrics scraper, when KAFSCALE_MCP_OPERATOR_METRICS_URL is set. */
+  operatorMetrics: MetricsScraper<OperatorSummary> | undefined
   log: FastifyBaseLogger
   caller: Caller
   /** Answers must stay under this many characters of JSON; page longer ones (lib/paging.ts). */

@@ -159,6 +159,7 @@ export class ToolRegistry {
       store: () => app.kafscaleStore ?? fail(new StoreNotConfiguredError()),
       metrics: () => app.brokerMetrics ?? fail(new MetricsNotConfiguredError()),
       hasMetrics: app.brokerMetrics !== undefined,
+      operatorMetrics: app.operatorMetrics,
       log: this.log,
       caller: options.caller,
       maxResponseChars: this.maxResponseChars,

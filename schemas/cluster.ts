@@ -35,6 +35,25 @@ export const ClusterMetricsOutput = Type.Object({
   admin_requests_total: Type.Number(),
   admin_request_errors_total: Type.Number(),
   admin_request_latency_ms: Type.Number(),
+  source: Type.Union([Type.Literal('per-broker'), Type.Literal('single-url')], {
+    description: 'per-broker: aggregated over the brokers that answered (worst S3 state, mean latency, summed rates); single-url: the configured URL alone'
+  }),
+  brokers: Type.Array(Type.Object({
+    node_id: Type.Integer(),
+    host: Type.String(),
+    ok: Type.Boolean(),
+    error: Type.Optional(Type.String({ description: 'why this broker\'s metrics could not be read' })),
+    s3_state: Type.Optional(Type.String()),
+    s3_latency_ms: Type.Optional(Type.Integer()),
+    s3_error_rate: Type.Optional(Type.Number()),
+    produce_rps: Type.Optional(Type.Number()),
+    fetch_rps: Type.Optional(Type.Number()),
+    admin_requests_total: Type.Optional(Type.Number()),
+    admin_request_errors_total: Type.Optional(Type.Number()),
+    cpu_percent: Type.Optional(Type.Number()),
+    mem_bytes: Type.Optional(Type.Number()),
+    scraped_at: Type.Optional(Type.String())
+  })),
   observed_at: ObservedAt
 })
 export type ClusterMetricsOutput = Static<typeof ClusterMetricsOutput>

@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap'
 import type { Client } from '@modelcontextprotocol/client'
 import { startDemoMetricsServer } from '../demo/cluster.ts'
-import { startEtcd, type EtcdProcess } from './helpers/etcd.ts'
+import { freePort, startEtcd, type EtcdProcess } from './helpers/etcd.ts'
 import { EXPECTED, seedCluster } from './helpers/kafscale-data.ts'
 import { callRest, connectClient, ERAS, startServer, type RunningServer } from './helpers/server.ts'
 
@@ -10,12 +10,16 @@ const RFC3339_SECONDS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/
 let etcd: EtcdProcess
 let server: RunningServer
 let metrics: Awaited<ReturnType<typeof startDemoMetricsServer>>
+let deadBroker: string
 
 t.before(async () => {
   etcd = await startEtcd()
   await seedCluster(etcd.client)
   metrics = await startDemoMetricsServer()
-  server = await startServer(['--etcd-endpoints', etcd.endpoint, '--broker-metrics-url', metrics.url])
+  deadBroker = `http://127.0.0.1:${await freePort()}/metrics`
+  // Brokers 0 and 1 serve the fixture; broker 2 refuses connections.
+  server = await startServer(['--etcd-endpoints', etcd.endpoint, '--broker-metrics-url', metrics.url,
+    '--broker-metrics-urls', `0=${metrics.url},1=${metrics.url},2=${deadBroker}`])
   await server.app.kafscaleStore!.checkReady()
 })
 t.teardown(async () => {
@@ -36,9 +40,16 @@ function checkTools (t: Test, call: Caller): void {
     t.same(rest, EXPECTED.cluster_status)
   })
   t.test('cluster_metrics', async (t) => {
-    const { observed_at: observed, ...rest } = await call('cluster_metrics', {})
+    const { observed_at: observed, brokers, ...rest } = await call('cluster_metrics', {})
     t.match(observed, RFC3339_SECONDS)
     t.same(rest, EXPECTED.cluster_metrics)
+    t.equal(brokers.length, 3)
+    for (const b of brokers.slice(0, 2)) {
+      const { scraped_at: scrapedAt, ...figures } = b
+      t.match(scrapedAt, /Z$/)
+      t.same(figures, { ...EXPECTED.cluster_metrics_broker, node_id: b.node_id, host: b.host })
+    }
+    t.match(brokers[2], { node_id: 2, ok: false, error: `metrics request failed: GET ${deadBroker}: connect ECONNREFUSED ${new URL(deadBroker).host}` })
   })
   t.test('list_topics', async (t) => {
     t.same(await call('list_topics', {}), EXPECTED.list_topics)
@@ -94,7 +105,7 @@ for (const era of ERAS) {
     t.teardown(async () => { await client.close() })
     t.equal(client.getServerVersion()?.name, 'kafscale-mcp')
     const listed = await client.listTools()
-    t.same(listed.tools.map((tool) => tool.name).sort(), ['cluster_metrics', 'cluster_status', 'describe_configs', 'describe_group', 'describe_topics', 'fetch_offsets', 'list_groups', 'list_topics'])
+    t.same(listed.tools.map((tool) => tool.name).sort(), ['cluster_health', 'cluster_metrics', 'cluster_status', 'consumer_lag', 'describe_configs', 'describe_group', 'describe_topics', 'fetch_offsets', 'list_groups', 'list_topics'])
     for (const tool of listed.tools) {
       t.same(Object.keys(tool.annotations ?? {}).filter((k) => k.endsWith('Hint')).sort(), ['destructiveHint', 'idempotentHint', 'openWorldHint', 'readOnlyHint'], `${tool.name} states all four hints`)
       t.equal(tool.annotations?.readOnlyHint, true)
@@ -117,7 +128,7 @@ t.test('REST mirror', async (t) => {
   })
   t.test('GET /api/v1/tools lists every tool with its schemas', async (t) => {
     const body = await (await fetch(`${server.base}/api/v1/tools`)).json() as { tools: Array<{ name: string, input_schema: { type: string } }> }
-    t.equal(body.tools.length, 8)
+    t.equal(body.tools.length, 10)
     t.ok(body.tools.every((tool) => tool.input_schema.type === 'object'))
   })
 })

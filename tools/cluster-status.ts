@@ -24,9 +24,9 @@ export default async function clusterStatusTool (app: FastifyInstance): Promise<
       if (ctx.hasMetrics) {
         // As in the reference, a failed scrape leaves s3 empty rather than failing the status.
         try {
-          const { summary } = await ctx.metrics().scrape()
-          s3.state = summary.s3State
-          s3.latency_ms = summary.s3LatencyMs
+          const { aggregate } = await ctx.metrics().collect(snapshot.brokers)
+          s3.state = aggregate.s3State
+          s3.latency_ms = aggregate.s3LatencyMs
         } catch (err) {
           ctx.log.debug({ err: (err as Error).message }, 'cluster_status: metrics unavailable')
         }

@@ -13,9 +13,13 @@ export function topicConfigKey (topic: string): string {
   return `${TOPICS_PREFIX}${topic}/config`
 }
 
-export function nextOffsetKey (topic: string, partition: number): string {
+export function topicPartitionsPrefix (topic: string): string {
   assertTopicName(topic)
-  return `${TOPICS_PREFIX}${topic}/partitions/${partition}/next_offset`
+  return `${TOPICS_PREFIX}${topic}/partitions/`
+}
+
+export function nextOffsetKey (topic: string, partition: number): string {
+  return `${topicPartitionsPrefix(topic)}${partition}/next_offset`
 }
 
 export function groupPrefix (groupId: string): string {

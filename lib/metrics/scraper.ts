@@ -1,16 +1,17 @@
 import { MetricsRequestError, MetricsTimeoutError } from '../errors.ts'
-import { parseExposition } from './exposition.ts'
-import { summarizeBroker, type BrokerSummary } from './broker-summary.ts'
+import { parseExposition, type Exposition } from './exposition.ts'
 
-export interface ScraperOptions {
+export interface ScraperOptions<T> {
   url: string
   timeoutMs: number
   /** How long one scrape answers every caller; 0 disables the cache. */
   cacheTtlMs: number
+  /** What the exposition means to us (a broker's or the operator's figures). */
+  interpret: (exposition: Exposition) => T
 }
 
-export interface ScrapeResult {
-  summary: BrokerSummary
+export interface ScrapeResult<T> {
+  summary: T
   scrapedAt: Date
 }
 
@@ -19,17 +20,17 @@ export interface ScrapeResult {
  * failure) is reused for the cache window: each scrape resets the broker's CPU baseline
  * (contract §6.2), so an agent looping on cluster_metrics must not hammer the broker.
  */
-export class MetricsScraper {
+export class MetricsScraper<T> {
   scrapeCount = 0
-  private cached: { settledAt: number | undefined, result: Promise<ScrapeResult> } | undefined
+  private cached: { settledAt: number | undefined, result: Promise<ScrapeResult<T>> } | undefined
 
-  readonly options: ScraperOptions
+  readonly options: ScraperOptions<T>
 
-  constructor (options: ScraperOptions) {
+  constructor (options: ScraperOptions<T>) {
     this.options = options
   }
 
-  async scrape (): Promise<ScrapeResult> {
+  async scrape (): Promise<ScrapeResult<T>> {
     const cached = this.cached
     if (cached !== undefined && (cached.settledAt === undefined || Date.now() - cached.settledAt < this.options.cacheTtlMs)) {
       return await cached.result
@@ -40,7 +41,7 @@ export class MetricsScraper {
     return await entry.result
   }
 
-  private async fetchOnce (): Promise<ScrapeResult> {
+  private async fetchOnce (): Promise<ScrapeResult<T>> {
     this.scrapeCount++
     const { url, timeoutMs } = this.options
     let res: Response
@@ -55,7 +56,7 @@ export class MetricsScraper {
     }
     if (res.status !== 200) throw new MetricsRequestError(`GET ${url}: ${res.status} ${res.statusText}`)
     try {
-      return { summary: summarizeBroker(parseExposition(body)), scrapedAt: new Date() }
+      return { summary: this.options.interpret(parseExposition(body)), scrapedAt: new Date() }
     } catch (err) {
       throw new MetricsRequestError(`GET ${url}: not a Prometheus exposition: ${(err as Error).message}`)
     }

@@ -1,8 +1,8 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { CorruptValueError, GroupNotFoundError, SnapshotUnavailableError } from '../errors.ts'
-import { CONSUMERS_PREFIX, groupMetadataKey, groupOffsetsPrefix, groupPrefix, parseConsumerKey, SNAPSHOT_KEY, topicConfigKey } from '../kafscale/keys.ts'
+import { CONSUMERS_PREFIX, GROUP_LEASES_PREFIX, PARTITION_LEASES_PREFIX, groupMetadataKey, groupOffsetsPrefix, groupPrefix, parseConsumerKey, parsePartition, SNAPSHOT_KEY, topicConfigKey, topicPartitionsPrefix } from '../kafscale/keys.ts'
 import { decodeConsumerGroup, decodeTopicConfig, type ConsumerGroup, type TopicConfig } from '../kafscale/messages.ts'
-import { decodeOffsetRecord, type OffsetRecord } from '../kafscale/offsets.ts'
+import { decodeNextOffset, decodeOffsetRecord, type OffsetRecord } from '../kafscale/offsets.ts'
 import { decodeSnapshot, type ClusterSnapshot, type SnapshotTopic } from '../kafscale/snapshot.ts'
 import type { KvBackend } from './kv.ts'
 
@@ -194,19 +194,37 @@ export class KafscaleStore {
   async groupOffsets (groupId: string): Promise<GroupOffsets> {
     const pairs = await this.kv.range(groupPrefix(groupId))
     if (pairs.length === 0) throw new GroupNotFoundError(JSON.stringify(groupId))
-    const offsets: GroupOffsets['offsets'] = new Map()
-    for (const { key, value } of pairs) {
-      const parsed = parseConsumerKey(key)
-      if (parsed?.kind !== 'offset') continue
-      let record: OffsetRecord
-      try {
-        record = decodeOffsetRecord(value.toString('utf8'))
-      } catch (err) {
-        throw new CorruptValueError(key, (err as Error).message)
+    return collectOffsets(pairs).get(groupId) ?? { groupId, offsets: new Map() }
+  }
+
+  /** Every group's committed offsets: one range read over /kafscale/consumers/. */
+  async allGroupOffsets (): Promise<GroupOffsets[]> {
+    return [...collectOffsets(await this.kv.range(CONSUMERS_PREFIX)).values()]
+  }
+
+  /**
+   * Log-end offsets (`next_offset`, the next offset to assign) by topic and partition: one
+   * range per topic, all in flight together. A partition without the key has 0 (contract §1.1).
+   */
+  async nextOffsets (topics: Iterable<string>): Promise<Map<string, Map<number, bigint>>> {
+    const names = [...new Set(topics)]
+    const ranges = await Promise.all(names.map(async (topic) => {
+      const prefix = topicPartitionsPrefix(topic)
+      const offsets = new Map<number, bigint>()
+      for (const { key, value } of await this.kv.range(prefix)) {
+        const rest = key.slice(prefix.length).split('/')
+        if (rest.length !== 2 || rest[1] !== 'next_offset') continue
+        const partition = parsePartition(rest[0]!)
+        if (partition === undefined) continue
+        try {
+          offsets.set(partition, decodeNextOffset(value.toString('utf8')))
+        } catch (err) {
+          throw new CorruptValueError(key, (err as Error).message)
+        }
       }
-      offsets.set(`${parsed.topic}/${parsed.partition}`, { topic: parsed.topic, partition: parsed.partition, record })
-    }
-    return { groupId, offsets }
+      return [topic, offsets] as const
+    }))
+    return new Map(ranges)
   }
 
   /** Stored configs of the named topics: one transaction of exact reads. */
@@ -224,6 +242,24 @@ export class KafscaleStore {
     })
   }
 
+  /**
+   * Live ownership: partition leases (`topic/partition` → broker id) and group coordinator
+   * leases (group → broker id). Two ranges, in flight together. A key exists only while its
+   * broker's etcd lease lives (TTL 10 s), and only once a broker took ownership.
+   */
+  async leases (): Promise<{ partitions: Map<string, string>, groups: Map<string, string> }> {
+    const [partitionPairs, groupPairs] = await Promise.all([this.kv.range(PARTITION_LEASES_PREFIX), this.kv.range(GROUP_LEASES_PREFIX)])
+    const partitions = new Map<string, string>()
+    for (const { key, value } of partitionPairs) {
+      // Split at the last "/", as KafScale's proxy does, so topics with "/" still parse.
+      const rest = key.slice(PARTITION_LEASES_PREFIX.length)
+      const cut = rest.lastIndexOf('/')
+      if (cut > 0 && parsePartition(rest.slice(cut + 1)) !== undefined) partitions.set(rest, value.toString('utf8').trim())
+    }
+    const groups = new Map(groupPairs.map(({ key, value }) => [key.slice(GROUP_LEASES_PREFIX.length), value.toString('utf8').trim()]))
+    return { partitions, groups }
+  }
+
   private decodeGroup (key: string, value: Buffer): ConsumerGroup {
     try {
       return decodeConsumerGroup(value)
@@ -231,6 +267,25 @@ export class KafscaleStore {
       throw new CorruptValueError(key, (err as Error).message)
     }
   }
+}
+
+/** Offset records of a range read, by group; corrupt records fail with their key. */
+function collectOffsets (pairs: readonly { key: string, value: Buffer }[]): Map<string, GroupOffsets> {
+  const groups = new Map<string, GroupOffsets>()
+  for (const { key, value } of pairs) {
+    const parsed = parseConsumerKey(key)
+    if (parsed?.kind !== 'offset') continue
+    let record: OffsetRecord
+    try {
+      record = decodeOffsetRecord(value.toString('utf8'))
+    } catch (err) {
+      throw new CorruptValueError(key, (err as Error).message)
+    }
+    let group = groups.get(parsed.groupId)
+    if (group === undefined) groups.set(parsed.groupId, group = { groupId: parsed.groupId, offsets: new Map() })
+    group.offsets.set(`${parsed.topic}/${parsed.partition}`, { topic: parsed.topic, partition: parsed.partition, record })
+  }
+  return groups
 }
 
 export function compareStrings (a: string, b: string): number {

@@ -37,7 +37,20 @@ export const EXPECTED = {
     topics: [{ name: 'orders', partition_count: 3, error_code: 0 }, { name: 'payments', partition_count: 2, error_code: 0 }],
     s3: { state: 'healthy', latency_ms: 37 }
   },
+  // Two brokers serve the fixture, one is down: the console's rules over the two that answer.
   cluster_metrics: {
+    s3_state: 'healthy',
+    s3_latency_ms: 37,
+    s3_error_rate: 0,
+    produce_rps: 2 * 1520.5,
+    fetch_rps: 2 * 980.25,
+    admin_requests_total: 2 * 16,
+    admin_request_errors_total: 2 * 1,
+    admin_request_latency_ms: (1.25 + 0.667 + 4) / 3,
+    source: 'per-broker'
+  },
+  cluster_metrics_broker: {
+    ok: true,
     s3_state: 'healthy',
     s3_latency_ms: 37,
     s3_error_rate: 0,
@@ -45,7 +58,8 @@ export const EXPECTED = {
     fetch_rps: 980.25,
     admin_requests_total: 16,
     admin_request_errors_total: 1,
-    admin_request_latency_ms: (1.25 + 0.667 + 4) / 3
+    cpu_percent: 4.213,
+    mem_bytes: 27541504
   },
   list_topics: { topics: [{ name: 'orders', partition_count: 3, error_code: 0 }, { name: 'payments', partition_count: 2, error_code: 0 }] },
   describe_topics: {

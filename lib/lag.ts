@@ -1,0 +1,115 @@
+import { TOPIC_NAME_PATTERN } from './kafscale/names.ts'
+import type { GroupOffsets, KafscaleStore } from './store/kafscale-store.ts'
+
+// Consumer lag as the broker's lag sampler defines it (contract §3.4), but not clamped and
+// with partitions the group never committed kept apart.
+
+export interface LagRow {
+  group_id: string
+  topic: string
+  partition: number
+  committed_offset: number | null
+  log_end_offset: number
+  lag: number | null
+  reason?: string
+}
+
+export interface LagTotals {
+  total_lag: number
+  max_lag: number
+  partition_count: number
+  uncommitted_partitions: number
+}
+
+export interface GroupLag extends LagTotals {
+  group_id: string
+  topics: Array<LagTotals & { topic: string }>
+}
+
+export interface LagReport {
+  /** Most lag first, never-committed last; `key` orders the same way as plain strings. */
+  rows: Array<{ row: LagRow, key: string }>
+  overall: LagTotals
+  /** Most total lag first. */
+  groups: GroupLag[]
+}
+
+const INT64_MAX = (1n << 63n) - 1n
+const validTopic = new RegExp(TOPIC_NAME_PATTERN)
+
+/** Lag of one group or all: one range for the offsets, one range per topic for the log ends. */
+export async function computeLag (store: KafscaleStore, options: { groupId?: string, keepTopic?: (topic: string) => boolean }): Promise<LagReport> {
+  const { topicsByName } = store.snapshotView()
+  const keep = options.keepTopic ?? (() => true)
+  const groups: GroupOffsets[] = options.groupId !== undefined ? [await store.groupOffsets(options.groupId)] : await store.allGroupOffsets()
+  const groupTopics = groups.map((g) => ({ group: g, topics: [...new Set([...g.offsets.values()].map((o) => o.topic))].filter(keep) }))
+  const logEnds = await store.nextOffsets(groupTopics.flatMap((g) => g.topics).filter((t) => validTopic.test(t)))
+
+  const rows: LagReport['rows'] = []
+  for (const { group, topics } of groupTopics) {
+    for (const topic of topics) {
+      const ends = logEnds.get(topic) ?? new Map<number, bigint>()
+      const known = topicsByName.get(topic)
+      const committedHere = [...group.offsets.values()].filter((o) => o.topic === topic).map((o) => o.partition)
+      for (const partition of new Set([...(known?.partitions.map((p) => p.partition) ?? []), ...committedHere])) {
+        const committed = group.offsets.get(`${topic}/${partition}`)?.record.offset
+        const end = ends.get(partition)
+        const logEnd = end ?? 0n
+        const lag = committed === undefined ? null : logEnd - committed
+        const reason = committed === undefined
+          ? 'never committed'
+          : known === undefined
+            ? 'topic not in the cluster metadata (deleted?)'
+            : end === undefined
+              ? 'no next_offset in etcd: nothing flushed to S3 yet'
+              : lag! < 0n ? 'committed offset is ahead of the log end' : undefined
+        const row: LagRow = {
+          group_id: group.groupId,
+          topic,
+          partition,
+          committed_offset: committed === undefined ? null : Number(committed),
+          log_end_offset: Number(logEnd),
+          lag: lag === null ? null : Number(lag),
+          ...(reason !== undefined ? { reason } : {})
+        }
+        const rank = lag === null ? '2' : `1${(INT64_MAX - lag).toString().padStart(20, '0')}`
+        rows.push({ row, key: `${rank}\u0000${group.groupId}\u0000${topic}\u0000${String(partition).padStart(10, '0')}` })
+      }
+    }
+  }
+  rows.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+  return { rows, ...summarize(rows.map((r) => r.row)) }
+}
+
+function emptyTotals (): LagTotals {
+  return { total_lag: 0, max_lag: 0, partition_count: 0, uncommitted_partitions: 0 }
+}
+
+function add (t: LagTotals, row: LagRow): void {
+  t.partition_count++
+  if (row.lag === null) {
+    t.uncommitted_partitions++
+    return
+  }
+  t.total_lag += row.lag
+  t.max_lag = Math.max(t.max_lag, row.lag)
+}
+
+function summarize (rows: LagRow[]): { overall: LagTotals, groups: GroupLag[] } {
+  const overall = emptyTotals()
+  const groups = new Map<string, { totals: LagTotals, topics: Map<string, LagTotals> }>()
+  for (const row of rows) {
+    add(overall, row)
+    let g = groups.get(row.group_id)
+    if (g === undefined) groups.set(row.group_id, g = { totals: emptyTotals(), topics: new Map() })
+    add(g.totals, row)
+    let t = g.topics.get(row.topic)
+    if (t === undefined) g.topics.set(row.topic, t = emptyTotals())
+    add(t, row)
+  }
+  const byLag = <T extends { total_lag: number }>(a: T, b: T): number => b.total_lag - a.total_lag
+  return {
+    overall,
+    groups: [...groups].map(([id, g]) => ({ group_id: id, ...g.totals, topics: [...g.topics].map(([topic, t]) => ({ topic, ...t })).sort(byLag) })).sort(byLag)
+  }
+}

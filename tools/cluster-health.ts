@@ -1,0 +1,150 @@
+import type { FastifyInstance } from 'fastify'
+import { ClusterHealthInput, ClusterHealthOutput } from '../schemas/health.ts'
+import { defineTool, observedAt, type ToolContext } from '../lib/tool.ts'
+import { computeLag } from '../lib/lag.ts'
+import type { SnapshotView } from '../lib/store/kafscale-store.ts'
+import { READ_ONLY } from './read-only.ts'
+
+const description = 'Diagnose the cluster: a plain-language diagnosis and structured findings with severity. It checks ' +
+  'etcd reachability and the metadata snapshot (partition leaders that are not brokers, duplicate topic ids), each ' +
+  'broker\'s S3 health and metrics reachability, partitions without a live lease holder, groups with members but no ' +
+  'live coordinator lease, groups with committed offsets but no members, consumer lag over a threshold, and the ' +
+  'operator\'s etcd backup staleness when its metrics are configured. Use it first when asked whether the cluster is healthy.'
+
+type Finding = ClusterHealthOutput['findings'][number]
+const MAX_SUBJECTS = 20
+const RANK = { critical: 0, warning: 1, info: 2 }
+
+function finding (severity: Finding['severity'], code: string, summary: string, subjects: string[]): Finding {
+  return { severity, code, summary, subjects: subjects.slice(0, MAX_SUBJECTS), count: subjects.length }
+}
+
+export default async function clusterHealthTool (app: FastifyInstance): Promise<void> {
+  app.tools.add(defineTool({
+    name: 'cluster_health',
+    title: 'Cluster health',
+    description,
+    input: ClusterHealthInput,
+    output: ClusterHealthOutput,
+    annotations: { ...READ_ONLY, openWorldHint: true },
+    async handler ({ lag_threshold: lagThreshold = 10_000 }, ctx) {
+      const store = ctx.store()
+      const view = store.snapshotView()
+      const findings: Finding[] = []
+      const checked: string[] = ['etcd', 'snapshot']
+      const storeHealth = store.health()
+      if (!storeHealth.connected) findings.push(finding('critical', 'ETCD_DISCONNECTED', `etcd does not answer; answers use the snapshot cached at ${storeHealth.snapshotLoadedAt ?? 'start'}`, ['etcd']))
+      else if (storeHealth.lastError !== undefined) findings.push(finding('warning', 'SNAPSHOT_UNREADABLE', storeHealth.lastError, ['/kafscale/metadata/snapshot']))
+      findings.push(...snapshotFindings(view))
+
+      const [groups, leases, lag, metrics, operator] = await Promise.allSettled([
+        store.listGroups(),
+        store.leases(),
+        computeLag(store, {}),
+        ctx.hasMetrics ? ctx.metrics().collect(view.snapshot.brokers) : Promise.resolve(undefined),
+        ctx.operatorMetrics?.scrape()
+      ])
+      const unavailable = (check: string, result: PromiseRejectedResult): Finding =>
+        finding('warning', 'CHECK_UNAVAILABLE', `the ${check} check could not read its data: ${(result.reason as Error).message}`, [check])
+
+      if (metrics.status === 'fulfilled' && metrics.value !== undefined) {
+        checked.push('broker-metrics')
+        findings.push(...metricsFindings(metrics.value))
+      } else if (metrics.status === 'rejected') {
+        checked.push('broker-metrics')
+        findings.push(finding('warning', 'BROKER_METRICS_UNREACHABLE', `no broker metrics could be read: ${(metrics.reason as Error).message}`, ['brokers']))
+      }
+      if (leases.status === 'fulfilled') {
+        checked.push('partition-leases')
+        findings.push(...partitionLeaseFindings(view, leases.value.partitions))
+      } else findings.push(unavailable('leases', leases))
+      if (groups.status === 'fulfilled') {
+        checked.push('consumer-groups')
+        if (leases.status === 'fulfilled') {
+          checked.push('group-leases')
+          const orphaned = groups.value.filter((g) => g.memberCount > 0 && !leases.value.groups.has(g.groupId)).map((g) => g.groupId)
+          if (orphaned.length > 0) findings.push(finding('warning', 'GROUP_WITHOUT_COORDINATOR', `${orphaned.length} group(s) have members but no live coordinator lease: no broker is coordinating them`, orphaned))
+        }
+        const memberless = groups.value.filter((g) => g.memberCount === 0).map((g) => g.groupId)
+        if (memberless.length > 0) findings.push(finding('warning', 'GROUP_WITHOUT_MEMBERS', `${memberless.length} group(s) have committed offsets but no members: stopped or abandoned consumers`, memberless))
+      } else findings.push(unavailable('consumer-groups', groups))
+      if (lag.status === 'fulfilled') {
+        checked.push('consumer-lag')
+        const behind = lag.value.groups.filter((g) => g.max_lag > lagThreshold)
+        if (behind.length > 0) findings.push(finding('warning', 'CONSUMER_LAG_HIGH', `${behind.length} group(s) lag more than ${lagThreshold} records on a partition`, behind.map((g) => `${g.group_id} (max lag ${g.max_lag})`)))
+      } else findings.push(unavailable('consumer-lag', lag))
+      if (ctx.operatorMetrics !== undefined) {
+        checked.push('etcd-backups')
+        findings.push(...operatorFindings(operator))
+      }
+
+      findings.sort((a, b) => RANK[a.severity] - RANK[b.severity])
+      const status: ClusterHealthOutput['status'] = findings.some((f) => f.severity === 'critical') ? 'critical' : findings.some((f) => f.severity === 'warning') ? 'degraded' : 'healthy'
+      return { status, diagnosis: diagnose(status, findings, view, ctx, groups, metrics), findings, checked, observed_at: observedAt() }
+    }
+  }))
+}
+
+function snapshotFindings ({ snapshot }: SnapshotView): Finding[] {
+  const out: Finding[] = []
+  const brokerIds = new Set(snapshot.brokers.map((b) => b.nodeId))
+  if (snapshot.brokers.length === 0) out.push(finding('critical', 'NO_BROKERS', 'the cluster metadata lists no brokers', ['/kafscale/metadata/snapshot']))
+  const strayLeaders = snapshot.topics.flatMap((t) => t.partitions.filter((p) => !brokerIds.has(p.leader)).map((p) => `${t.name}/${p.partition} (leader ${p.leader})`))
+  if (snapshot.brokers.length > 0 && strayLeaders.length > 0) out.push(finding('critical', 'LEADER_NOT_A_BROKER', `${strayLeaders.length} partition(s) name a leader that is not a broker of the cluster`, strayLeaders))
+  const byId = new Map<string, string[]>()
+  for (const t of snapshot.topics) {
+    const id = Buffer.from(t.topicId).toString('hex')
+    byId.set(id, [...(byId.get(id) ?? []), t.name])
+  }
+  const duplicates = [...byId.values()].filter((names) => names.length > 1).map((names) => names.join(' = '))
+  if (duplicates.length > 0) out.push(finding('warning', 'DUPLICATE_TOPIC_ID', `${duplicates.length} topic id(s) are shared by several topics`, duplicates))
+  const errored = snapshot.topics.filter((t) => t.errorCode !== 0).map((t) => `${t.name} (error ${t.errorCode})`)
+  if (errored.length > 0) out.push(finding('warning', 'TOPIC_ERROR', `${errored.length} topic(s) carry an error code in the metadata`, errored))
+  return out
+}
+
+function metricsFindings (metrics: Awaited<ReturnType<ReturnType<ToolContext['metrics']>['collect']>>): Finding[] {
+  const out: Finding[] = []
+  const label = (nodeId: number, host: string): string => `broker ${nodeId} (${host})`
+  const failed = metrics.brokers.filter((b) => b.error !== undefined)
+  if (failed.length > 0) out.push(finding('warning', 'BROKER_METRICS_UNREACHABLE', `${failed.length} broker(s) did not serve metrics`, failed.map((b) => `${label(b.target.nodeId, b.target.host)}: ${b.error!.message}`)))
+  const perBroker = metrics.brokers.filter((b) => b.scrape !== undefined)
+  const inState = (state: string): string[] => metrics.source === 'per-broker'
+    ? perBroker.filter((b) => b.scrape!.summary.s3State === state).map((b) => label(b.target.nodeId, b.target.host))
+    : metrics.aggregate.s3State === state ? ['brokers (one metrics URL)'] : []
+  const unavailable = inState('unavailable')
+  if (unavailable.length > 0) out.push(finding('critical', 'S3_UNAVAILABLE', `${unavailable.length} broker(s) see S3 as unavailable: produce and fetch fail`, unavailable))
+  const degraded = inState('degraded')
+  if (degraded.length > 0) out.push(finding('warning', 'S3_DEGRADED', `${degraded.length} broker(s) see S3 as degraded: slow or failing requests`, degraded))
+  return out
+}
+
+function partitionLeaseFindings ({ snapshot }: SnapshotView, leases: Map<string, string>): Finding[] {
+  const out: Finding[] = []
+  const brokerIds = new Set(snapshot.brokers.map((b) => String(b.nodeId)))
+  const unowned = snapshot.topics.flatMap((t) => t.partitions.filter((p) => !leases.has(`${t.name}/${p.partition}`)).map((p) => `${t.name}/${p.partition}`))
+  if (unowned.length > 0) out.push(finding('warning', 'PARTITIONS_WITHOUT_LEASE', `${unowned.length} partition(s) have no live lease holder: no broker owns them now (idle since a restart, or the owner died)`, unowned))
+  const stranger = [...leases].filter(([, holder]) => !brokerIds.has(holder)).map(([partition, holder]) => `${partition} (held by ${holder})`)
+  if (stranger.length > 0) out.push(finding('warning', 'LEASE_HOLDER_UNKNOWN', `${stranger.length} partition lease(s) are held by a broker id the metadata does not list`, stranger))
+  return out
+}
+
+function operatorFindings (operator: PromiseSettledResult<Awaited<ReturnType<NonNullable<ToolContext['operatorMetrics']>['scrape']>> | undefined>): Finding[] {
+  if (operator.status === 'rejected') return [finding('warning', 'OPERATOR_METRICS_UNREACHABLE', `the operator's metrics could not be read: ${(operator.reason as Error).message}`, ['operator'])]
+  const summary = operator.value?.summary
+  if (summary === undefined) return []
+  const out: Finding[] = []
+  if (summary.stale >= 1) out.push(finding('warning', 'ETCD_BACKUP_STALE', `the operator reports a stale etcd backup (oldest ${Math.round(summary.snapshotAgeSeconds)} s old)`, ['etcd backup']))
+  if (summary.accessOk < 1) out.push(finding('warning', 'ETCD_BACKUP_BUCKET_INACCESSIBLE', 'the operator cannot reach the etcd backup bucket', ['etcd backup']))
+  return out
+}
+
+function diagnose (status: string, findings: Finding[], { snapshot }: SnapshotView, ctx: ToolContext, groups: PromiseSettledResult<unknown[]>, metrics: PromiseSettledResult<{ aggregate: { s3State: string } } | undefined>): string {
+  if (status !== 'healthy') {
+    return `${status === 'critical' ? 'Critical' : 'Degraded'}: ${findings.filter((f) => f.severity !== 'info').map((f) => f.summary).join('; ')}.`
+  }
+  const partitions = snapshot.topics.reduce((n, t) => n + t.partitions.length, 0)
+  const groupCount = groups.status === 'fulfilled' ? `${groups.value.length} consumer group(s)` : 'consumer groups unknown'
+  const s3 = ctx.hasMetrics && metrics.status === 'fulfilled' && metrics.value !== undefined ? `S3 ${metrics.value.aggregate.s3State}` : 'S3 not checked (no broker metrics configured)'
+  return `Healthy: ${snapshot.brokers.length} broker(s), ${snapshot.topics.length} topic(s) with ${partitions} partition(s), ${groupCount}; ${s3}; etcd connected; every partition has a live owner.`
+}
