@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net'
 import { encodeConsumerGroup, encodeTopicConfig, type GroupMember } from '../lib/kafscale/messages.ts'
 import { encodeOffsetRecord } from '../lib/kafscale/offsets.ts'
 import { encodeSnapshot, topicIdFor, type ClusterSnapshot, type SnapshotTopic } from '../lib/kafscale/snapshot.ts'
-import { groupMetadataKey, groupOffsetKey, nextOffsetKey, SNAPSHOT_KEY, topicConfigKey } from '../lib/kafscale/keys.ts'
+import { GROUP_LEASES_PREFIX, groupMetadataKey, groupOffsetKey, nextOffsetKey, PARTITION_LEASES_PREFIX, SNAPSHOT_KEY, topicConfigKey } from '../lib/kafscale/keys.ts'
 import { MemoryBackend } from '../lib/store/memory-backend.ts'
 
 // A realistic KafScale cluster in KafScale's own encodings, for `npm run demo`: the operator's
@@ -44,10 +44,14 @@ export function demoBackend (now = new Date()): MemoryBackend {
   const at = (secondsAgo: number): string => new Date(now.getTime() - secondsAgo * 1000).toISOString().replace(/\.?0+Z$/, 'Z')
   kv.put(SNAPSHOT_KEY, encodeSnapshot(DEMO_SNAPSHOT))
 
-  // Log-end offsets: every partition has data.
+  // Log-end offsets: every partition has data, and its leader holds its lease.
   for (const t of DEMO_SNAPSHOT.topics) {
-    for (const p of t.partitions) kv.put(nextOffsetKey(t.name, p.partition), String(1000 * (p.partition + 1) + t.name.length * 137))
+    for (const p of t.partitions) {
+      kv.put(nextOffsetKey(t.name, p.partition), String(1000 * (p.partition + 1) + t.name.length * 137))
+      kv.put(`${PARTITION_LEASES_PREFIX}${t.name}/${p.partition}`, String(p.leader))
+    }
   }
+  for (const [group, coordinator] of [['billing', 0], ['analytics', 1], ['fraud-detector', 2]] as const) kv.put(`${GROUP_LEASES_PREFIX}${group}`, String(coordinator))
 
   const commit = (group: string, topicName: string, partition: number, offset: number): void => {
     kv.put(groupOffsetKey(group, topicName, partition), encodeOffsetRecord({ offset: BigInt(offset), metadata: '', committedAt: at(30 + partition) }))
