@@ -13,6 +13,7 @@ import mcpPlugin from './plugins/mcp.ts'
 import metricsPlugin from './plugins/metrics.ts'
 import restPlugin from './plugins/rest.ts'
 import storePlugin from './plugins/store.ts'
+import telemetryPlugin from './plugins/telemetry.ts'
 import toolRegistryPlugin from './plugins/tool-registry.ts'
 import clusterMetrics from './tools/cluster-metrics.ts'
 import clusterHealth from './tools/cluster-health.ts'
@@ -66,6 +67,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   await app.register(abuseLimitsPlugin, { max: config.rateLimitMax, windowMs: config.rateLimitWindowMs, maxConcurrent: config.maxConcurrent })
   warnAboutWeakAuth(app, config)
   await app.register(healthPlugin, { version })
+  await app.register(telemetryPlugin)
 
   for (const tool of BUILTIN_TOOLS) await app.register(tool)
   for (const spec of config.plugins) await app.register(await loadToolPlugin(spec))

@@ -6,7 +6,7 @@ import { buildMcpServer } from '../lib/mcp-server.ts'
 import { demoBackend, startDemoBrokerMetrics } from '../demo/cluster.ts'
 import { verifyAuditFile } from '../lib/audit.ts'
 import { loadConfig, usage, type Config } from '../lib/config.ts'
-import { VERSION } from '../lib/version.ts'
+import { REVISION, VERSION } from '../lib/version.ts'
 
 const argv = process.argv.slice(2)
 if (argv[0] === 'audit') {
@@ -33,7 +33,7 @@ if (argv.includes('--help') || argv.includes('-h')) {
   process.exit(0)
 }
 if (argv.includes('--version')) {
-  console.log(VERSION)
+  console.log(`${VERSION} (${REVISION})`)
   process.exit(0)
 }
 

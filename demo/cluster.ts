@@ -89,7 +89,7 @@ export function demoBackend (now = new Date()): MemoryBackend {
   return kv
 }
 
-const FIXTURE_METRICS = readFileSync(new URL('../test/fixtures/broker-metrics.txt', import.meta.url), 'utf8')
+const FIXTURE_METRICS = readFileSync(new URL('./broker-metrics.txt', import.meta.url), 'utf8')
 
 /** A broker metrics endpoint serving KafScale's exposition (by default the contract's fixture). */
 export async function startDemoMetricsServer (host = '127.0.0.1', text = FIXTURE_METRICS): Promise<{ url: string, server: Server }> {

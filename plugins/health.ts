@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify'
+import { REVISION } from '../lib/version.ts'
 
 export interface HealthPluginOptions {
   version: string
@@ -6,7 +7,7 @@ export interface HealthPluginOptions {
 
 /** /healthz: the process serves (no auth, no dependency check). /readyz: etcd answers and a snapshot is loaded. */
 export default async function health (app: FastifyInstance, options: HealthPluginOptions): Promise<void> {
-  app.get('/healthz', async () => ({ status: 'ok', version: options.version }))
+  app.get('/healthz', async () => ({ status: 'ok', version: options.version, revision: REVISION }))
 
   app.get('/readyz', async (_request, reply) => {
     const store = app.kafscaleStore

@@ -102,8 +102,10 @@ export class ToolRegistry {
     }
     const audited = await this.audit(name, input, options, decision, outcome, performance.now() - started)
     const readOnly = tool?.definition.annotations.readOnlyHint ?? true
-    if (!audited && outcome.ok && (!readOnly || this.app.audit.failClosedForReads)) return failure(new AuditUnavailableError())
-    return outcome
+    const final = !audited && outcome.ok && (!readOnly || this.app.audit.failClosedForReads) ? failure(new AuditUnavailableError()) : outcome
+    // Unknown names are not labels: a caller must not be able to grow the metric set.
+    this.app.callMetrics.observe(tool === undefined ? 'unknown' : name, options.caller.transport, final.ok ? 'ok' : decision.allowed ? 'error' : 'denied', (performance.now() - started) / 1000)
+    return final
   }
 
   private async run (tool: RegisteredTool, input: unknown, options: ToolCallOptions): Promise<ToolOutcome> {

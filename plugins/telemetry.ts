@@ -1,0 +1,29 @@
+import fp from 'fastify-plugin'
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    callMetrics: { observe: (tool: string, transport: string, outcome: string, seconds: number) => void }
+  }
+}
+
+/** The service's own Prometheus metrics at /metrics (no auth, like /healthz; no secrets in them). */
+export default fp(async function telemetry (app) {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry, prefix: 'kafscale_mcp_' })
+  const calls = new Counter({ name: 'kafscale_mcp_tool_calls_total', help: 'Tool calls by tool, transport and outcome (ok, error, denied).', labelNames: ['tool', 'transport', 'outcome'], registers: [registry] })
+  const duration = new Histogram({
+    name: 'kafscale_mcp_tool_call_duration_seconds',
+    help: 'Tool call duration, authorization and audit included.',
+    labelNames: ['tool'],
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry]
+  })
+  app.decorate('callMetrics', {
+    observe: (tool: string, transport: string, outcome: string, seconds: number) => {
+      calls.inc({ tool, transport, outcome })
+      duration.observe({ tool }, seconds)
+    }
+  })
+  app.get('/metrics', async (_request, reply) => await reply.type(registry.contentType).send(await registry.metrics()))
+}, { name: 'kafscale-telemetry', fastify: '5.x' })

@@ -1,0 +1,157 @@
+import { execFile } from 'node:child_process'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import t, { type Test } from 'tap'
+import { parseAllDocuments } from 'yaml'
+import { Namespace, Secret, ConfigMap, Service, ServiceAccount } from 'kubernetes-models/v1'
+import { Deployment } from 'kubernetes-models/apps/v1'
+import { Ingress, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1'
+import { PodDisruptionBudget } from 'kubernetes-models/policy/v1'
+import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1'
+import { loadConfig } from '../lib/config.ts'
+import { parsePolicy } from '../lib/auth/policy.ts'
+
+// The chart rendered by the real Helm 3 binary (scripts/ensure-helm.sh builds it once).
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
+const HELM = process.env.HELM_BINARY ?? join(ROOT, '.cache/bin/helm')
+const CHART = join(ROOT, 'chart')
+const fixture = (name: string): string => join(ROOT, 'test/fixtures/chart', name)
+
+async function helm (args: string[]): Promise<{ code: number, stdout: string, stderr: string }> {
+  return await new Promise((resolve) => {
+    execFile(HELM, args, { maxBuffer: 16 << 20 }, (err, stdout, stderr) => resolve({ code: err === null ? 0 : (typeof err.code === 'number' ? err.code : 1), stdout, stderr }))
+  })
+}
+
+type Manifest = { kind: string, metadata: { name: string, namespace?: string, annotations?: Record<string, string> }, [k: string]: any }
+
+async function render (args: string[]): Promise<Manifest[]> {
+  const { code, stdout, stderr } = await helm(['template', 'kafscale', CHART, '--kube-version', '1.31.0', ...args])
+  if (code !== 0) throw new Error(stderr)
+  return parseAllDocuments(stdout).map((d) => d.toJS() as Manifest).filter((m) => m !== null)
+}
+
+const MODELS: Record<string, new (data: any) => { validate: () => void }> = {
+  Namespace, Secret, ConfigMap, Service, ServiceAccount, Deployment, Ingress, NetworkPolicy, PodDisruptionBudget, ServiceMonitor
+}
+
+function validateAll (t: Test, manifests: Manifest[]): void {
+  for (const m of manifests) {
+    const Model = MODELS[m.kind]
+    t.ok(Model, `${m.kind} has a schema`)
+    t.doesNotThrow(() => new Model!(m).validate(), `${m.kind}/${m.metadata.name} is valid against the Kubernetes schema`)
+  }
+}
+
+function checkRestricted (t: Test, deployment: Manifest): void {
+  const pod = deployment.spec.template.spec
+  t.match(pod.securityContext, { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, seccompProfile: { type: 'RuntimeDefault' } }, 'pod: PSA restricted')
+  t.notOk(pod.hostNetwork ?? pod.hostPID ?? pod.hostIPC, 'no host namespaces')
+  t.equal(pod.automountServiceAccountToken, false)
+  for (const c of pod.containers) {
+    t.match(c.securityContext, { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] } }, `container ${c.name}: PSA restricted`)
+    t.notOk(c.securityContext.capabilities.add, 'no added capabilities')
+  }
+  t.notOk(pod.volumes.some((v: any) => v.hostPath !== undefined), 'no hostPath volumes')
+  t.same(pod.containers[0].readinessProbe.httpGet, { path: '/readyz', port: 'http' })
+  t.same(pod.containers[0].livenessProbe.httpGet, { path: '/healthz', port: 'http' })
+}
+
+const envOf = (deployment: Manifest): Array<{ name: string, value?: string, valueFrom?: any }> => deployment.spec.template.spec.containers[0].env
+
+t.test('helm lint passes', async (t) => {
+  for (const values of [[], ['-f', fixture('kafscale-docs-values.yaml')], ['-f', fixture('full-values.yaml')]]) {
+    const { code, stdout, stderr } = await helm(['lint', CHART, '--strict', ...values])
+    t.equal(code, 0, `lint ${values.join(' ') || '(defaults)'}: ${stdout}${stderr}`)
+  }
+})
+
+t.test('default values render nothing', async (t) => {
+  t.same(await render([]), [])
+  t.same(await render(['--set', 'mcp.ingress.enabled=true']), [], 'not even the ingress (KafScale\'s chart renders it)')
+})
+
+t.test('KafScale\'s documented mcp block renders a working, safer set', async (t) => {
+  const manifests = await render(['-f', fixture('kafscale-docs-values.yaml')])
+  t.same(manifests.map((m) => m.kind).sort(), ['Deployment', 'Namespace', 'NetworkPolicy', 'PodDisruptionBudget', 'Secret', 'Service', 'ServiceAccount'])
+  validateAll(t, manifests)
+  t.ok(manifests.every((m) => m.kind === 'Namespace' || m.metadata.namespace === 'kafscale-mcp'), 'everything in the dedicated namespace')
+  const deployment = manifests.find((m) => m.kind === 'Deployment')!
+  checkRestricted(t, deployment)
+  const secret = manifests.find((m) => m.kind === 'Secret')!
+  t.equal(Buffer.from(secret.data.token, 'base64').toString(), '<bearer-token>', 'the token lives in a Secret')
+  const rendered = JSON.stringify(deployment)
+  t.notOk(rendered.includes('<bearer-token>'), 'and nowhere in the Deployment')
+  t.match(deployment.spec.template.metadata.annotations, { 'checksum/secret': /^[0-9a-f]{64}$/, 'checksum/policy': /^[0-9a-f]{64}$/ })
+  t.same(deployment.spec.template.spec.volumes.find((v: any) => v.name === 'token'), { name: 'token', secret: { secretName: 'kafscale-mcp-secrets', items: [{ key: 'token', path: 'token' }] } })
+
+  // The env is a working configuration: the service's own loader accepts it.
+  const dir = mkdtempSync(join(tmpdir(), 'chart-env-'))
+  writeFileSync(join(dir, 'token'), '<bearer-token>')
+  const env = Object.fromEntries(envOf(deployment).map((e) => [e.name, e.name === 'KAFSCALE_MCP_AUTH_TOKEN_FILE' ? join(dir, 'token') : e.value]))
+  const config = loadConfig([], env)
+  t.match(config, {
+    host: '0.0.0.0', port: 8090, authMode: 'static', etcdEndpoints: ['http://etcd.kafscale.svc:2379'],
+    brokerMetricsUrl: 'http://kafscale-broker.kafscale.svc:9093/metrics', sessionTimeoutMs: 1_800_000, auditStdout: true
+  })
+})
+
+t.test('a full OIDC + RBAC + audit values file renders what it says', async (t) => {
+  const manifests = await render(['-f', fixture('full-values.yaml')])
+  t.same(manifests.map((m) => m.kind).sort(), ['ConfigMap', 'Deployment', 'Ingress', 'Namespace', 'NetworkPolicy', 'PodDisruptionBudget', 'Service', 'ServiceAccount', 'ServiceMonitor'])
+  validateAll(t, manifests)
+  const deployment = manifests.find((m) => m.kind === 'Deployment')!
+  checkRestricted(t, deployment)
+  t.equal(deployment.spec.replicas, 2)
+  t.equal(deployment.spec.template.spec.containers[0].image, 'ghcr.io/kafscale/kafscale-mcp:1.2.3')
+  const env = Object.fromEntries(envOf(deployment).map((e) => [e.name, e.value ?? e.valueFrom]))
+  t.match(env, {
+    KAFSCALE_MCP_AUTH_MODE: 'oidc',
+    KAFSCALE_MCP_OIDC_ISSUER: 'https://login.example.com/realms/ops',
+    KAFSCALE_MCP_RESOURCE_URL: 'https://mcp.example.com/mcp',
+    KAFSCALE_MCP_OIDC_GROUPS_CLAIM: 'roles',
+    KAFSCALE_MCP_OIDC_ALGORITHMS: 'RS256,ES256',
+    KAFSCALE_MCP_OIDC_MAX_TOKEN_LIFETIME: '30m',
+    KAFSCALE_MCP_ETCD_ENDPOINTS: 'http://etcd-0.etcd:2379,http://etcd-1.etcd:2379',
+    KAFSCALE_MCP_ETCD_USERNAME: 'mcp-reader',
+    KAFSCALE_MCP_ETCD_PASSWORD: { secretKeyRef: { name: 'etcd-credentials', key: 'password' } },
+    KAFSCALE_MCP_BROKER_METRICS_URLS: '0=http://broker-0.kafscale:9093/metrics',
+    KAFSCALE_MCP_OPERATOR_METRICS_URL: 'http://kafscale-operator.kafscale.svc:8080/metrics',
+    KAFSCALE_ENV: 'prod',
+    KAFSCALE_MCP_POLICY_FILE: '/etc/kafscale-mcp/policy/policy.yaml',
+    KAFSCALE_MCP_AUDIT_FILE: '/var/log/kafscale-mcp/audit.jsonl',
+    KAFSCALE_MCP_AUDIT_READS: 'closed',
+    KAFSCALE_MCP_RATE_LIMIT: '120',
+    KAFSCALE_MCP_MAX_CONCURRENT: '8',
+    KAFSCALE_MCP_ALLOWED_ORIGINS: 'console.example.com',
+    KAFSCALE_MCP_PLUGINS: '/plugins/partition-leaders/index.ts'
+  })
+  t.notOk('KAFSCALE_MCP_AUTH_TOKEN_FILE' in env, 'no static token in OIDC mode')
+  const configMap = manifests.find((m) => m.kind === 'ConfigMap')!
+  const policy = parsePolicy(configMap.data['policy.yaml'], 'policy.yaml')
+  t.same(Object.keys(policy.roles).sort(), ['lag-reader', 'observer'], 'the policy ConfigMap is a policy the service accepts')
+  const mounts = deployment.spec.template.spec.containers[0].volumeMounts.map((m: any) => m.mountPath)
+  t.same(mounts, ['/tmp', '/etc/kafscale-mcp/policy', '/var/log/kafscale-mcp'])
+  const np = manifests.find((m) => m.kind === 'NetworkPolicy')!
+  t.same(np.spec.ingress[0].from[0].namespaceSelector.matchExpressions[0].values, ['ingress-nginx', 'ai-agents'])
+  t.ok(np.spec.egress[1].ports.some((p: any) => p.port === 443), 'egress to the identity provider')
+  t.equal(manifests.find((m) => m.kind === 'ServiceMonitor')!.spec.endpoints[0].path, '/metrics')
+  t.equal(manifests.find((m) => m.kind === 'Ingress')!.spec.rules[0].host, 'mcp.example.com')
+})
+
+t.test('values.schema.json rejects a misspelled key and a wrong type', async (t) => {
+  const typo = await helm(['template', 'kafscale', CHART, '-f', fixture('kafscale-docs-values.yaml'), '--set', 'mcp.etcdEndpoint[0]=http://etcd:2379'])
+  t.not(typo.code, 0)
+  t.match(typo.stderr, /additional properties 'etcdEndpoint' not allowed|etcdEndpoint/)
+  const wrongType = await helm(['template', 'kafscale', CHART, '-f', fixture('kafscale-docs-values.yaml'), '--set-string', 'mcp.replicaCount=two'])
+  t.not(wrongType.code, 0)
+  t.match(wrongType.stderr, /replicaCount/)
+})
+
+t.test('no authentication configured: the install fails with the fix in words', async (t) => {
+  const { code, stderr } = await helm(['template', 'kafscale', CHART, '--set', 'mcp.enabled=true', '--kube-version', '1.31.0'])
+  t.not(code, 0)
+  t.match(stderr, 'the service refuses to serve without authentication')
+})
