@@ -1,6 +1,7 @@
 import { McpServer, ResourceTemplate, type CallToolResult, type StandardSchemaWithJSON } from '@modelcontextprotocol/server'
 import { Type } from 'typebox'
 import { compileSchema } from './schema.ts'
+import { serializedJson } from './paging.ts'
 import { GroupId } from '../schemas/common.ts'
 import type { TSchema } from 'typebox'
 import type { RegisteredTool, ToolOutcome, ToolRegistry } from '../plugins/tool-registry.ts'
@@ -32,7 +33,7 @@ function forSdk (schema: TSchema): StandardSchemaWithJSON {
 
 export function toCallToolResult (outcome: ToolOutcome): CallToolResult {
   if (outcome.ok) {
-    return { content: [{ type: 'text', text: JSON.stringify(outcome.output) }], structuredContent: outcome.output }
+    return { content: [{ type: 'text', text: serializedJson(outcome.output) ?? JSON.stringify(outcome.output) }], structuredContent: outcome.output }
   }
   const { code, statusCode, message } = outcome.error
   return { isError: true, content: [{ type: 'text', text: message }], _meta: { [ERROR_META_KEY]: { code, statusCode } } }

@@ -20,6 +20,8 @@ export interface PageRequest {
 
 export interface Page<R> {
   items: R[]
+  /** Each item's JSON, measured anyway for the size cap; `pagedOutput` reuses it. */
+  json: string[]
   /** Present only when the answer stopped early: `truncated: true` and where to go on. */
   more?: { truncated: true, next_cursor: string }
 }
@@ -56,15 +58,34 @@ export function paginate<T, R> (items: readonly T[], key: (item: T) => string, r
   const limit = request.limit ?? Infinity
   const budget = request.maxChars - (request.reservedChars ?? 200) - 200
   const page: R[] = []
+  const json: string[] = []
   let used = 0
   let i = start
   for (; i < items.length && page.length < limit; i++) {
     const rendered = render(items[i]!)
-    const size = JSON.stringify(rendered).length + 1
-    if (page.length > 0 && used + size > budget) break
-    used += size
+    const text = JSON.stringify(rendered)
+    if (page.length > 0 && used + text.length + 1 > budget) break
+    used += text.length + 1
     page.push(rendered)
+    json.push(text)
   }
-  if (i >= items.length) return { items: page }
-  return { items: page, more: { truncated: true, next_cursor: encodeCursor(key(items[i - 1]!)) } }
+  if (i >= items.length) return { items: page, json }
+  return { items: page, json, more: { truncated: true, next_cursor: encodeCursor(key(items[i - 1]!)) } }
+}
+
+// Answers whose JSON text is already known: the pager serialised every item to measure it,
+// so the transports reuse that text instead of serialising a large answer a second time.
+const serialized = new WeakMap<object, string>()
+const SLOT = `\u0000paged-${Math.random().toString(36).slice(2)}\u0000`
+
+/** The output, remembered with its JSON text built from the page's item texts. */
+export function pagedOutput<T extends object> (output: T, key: keyof T & string, page: Page<unknown>): T {
+  const text = JSON.stringify({ ...output, [key]: SLOT }).replace(JSON.stringify(SLOT), () => `[${page.json.join(',')}]`)
+  serialized.set(output, text)
+  return output
+}
+
+/** The JSON text of an answer, when a tool built it already. */
+export function serializedJson (output: object): string | undefined {
+  return serialized.get(output)
 }

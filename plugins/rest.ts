@@ -1,6 +1,7 @@
 import { STATUS_CODES } from 'node:http'
 import type { FastifyInstance } from 'fastify'
 import { bearerChallenge } from './auth.ts'
+import { serializedJson } from '../lib/paging.ts'
 
 /**
  * The REST mirror: POST /api/v1/tools/<name> with the tool's input as the JSON body answers
@@ -22,7 +23,10 @@ export default async function rest (app: FastifyInstance): Promise<void> {
 
   app.post<{ Params: { name: string } }>('/api/v1/tools/:name', async (request, reply) => {
     const outcome = await app.tools.call(request.params.name, request.body, { caller: { principal: request.principal, transport: 'rest', requestId: request.id } })
-    if (outcome.ok) return outcome.output
+    if (outcome.ok) {
+      const text = serializedJson(outcome.output)
+      return text === undefined ? outcome.output : await reply.type('application/json; charset=utf-8').send(text)
+    }
     const { statusCode, code, message, missingScopes } = outcome.error
     if (missingScopes !== undefined) {
       void reply.header('www-authenticate', bearerChallenge({ error: 'insufficient_scope', scope: missingScopes.join(' '), error_description: message }, app.resourceMetadataUrl))

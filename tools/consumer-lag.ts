@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { ConsumerLagInput, ConsumerLagOutput } from '../schemas/lag.ts'
 import { defineTool, observedAt } from '../lib/tool.ts'
-import { paginate } from '../lib/paging.ts'
+import { pagedOutput, paginate } from '../lib/paging.ts'
 import { computeLag, type GroupLag } from '../lib/lag.ts'
 import { READ_ONLY } from './read-only.ts'
 
@@ -29,14 +29,14 @@ export default async function consumerLagTool (app: FastifyInstance): Promise<vo
       const page = paginate(report.rows, (r) => r.key, (r) => r.row, {
         limit, cursor, maxChars: ctx.maxResponseChars, reservedChars: JSON.stringify(shown).length + 300
       })
-      return {
+      return pagedOutput({
         ...report.overall,
         groups: shown,
         ...(omitted > 0 ? { groups_omitted: omitted } : {}),
         partitions: page.items,
         ...page.more,
         observed_at: observedAt()
-      }
+      }, 'partitions', page)
     }
   }))
 }

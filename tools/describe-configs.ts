@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import { DescribeConfigsInput, DescribeConfigsOutput } from '../schemas/topics.ts'
 import { defineTool } from '../lib/tool.ts'
 import { rfc3339 } from '../lib/kafscale/offsets.ts'
-import { paginate, withPrefix } from '../lib/paging.ts'
+import { pagedOutput, paginate, withPrefix } from '../lib/paging.ts'
 import { READ_ONLY } from './read-only.ts'
 
 const description = 'Describe topic configurations: partitions, replication factor, retention (ms and bytes), ' +
@@ -53,7 +53,7 @@ export default async function describeConfigsTool (app: FastifyInstance): Promis
           const count = topic.partitions.length
           return { name, exists: true, source: 'default', partitions: count, replication_factor: count, retention_ms: -1, retention_bytes: -1, segment_bytes: 0, created_at: now, config: {} }
         }, { maxChars: ctx.maxResponseChars })
-      return { configs: page.items, ...(page.more ?? window.more) }
+      return pagedOutput({ configs: page.items, ...(page.more ?? window.more) }, 'configs', page)
     }
   }))
 }

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import { DescribeTopicsInput, DescribeTopicsOutput } from '../schemas/topics.ts'
 import { defineTool } from '../lib/tool.ts'
 import type { SnapshotTopic } from '../lib/kafscale/snapshot.ts'
-import { paginate, withPrefix } from '../lib/paging.ts'
+import { pagedOutput, paginate, withPrefix } from '../lib/paging.ts'
 import { READ_ONLY } from './read-only.ts'
 
 const description = 'Describe topics and their partitions: for each partition the leader broker, leader epoch, ' +
@@ -25,7 +25,7 @@ export default async function describeTopicsTool (app: FastifyInstance): Promise
       const request = { limit, cursor, maxChars: ctx.maxResponseChars }
       if (names === undefined || names === null || names.length === 0) {
         const page = paginate(withPrefix(sortedTopics, prefix, (t) => t.name), (t) => t.name, describeTopic, request)
-        return { topics: page.items, ...page.more }
+        return pagedOutput({ topics: page.items, ...page.more }, 'topics', page)
       }
       // Requested names, duplicates kept as the reference keeps them; the index keeps keys unique.
       const requested = withPrefix([...names].sort(), prefix, (n) => n).map((name, i) => ({ name, key: `${name}\u0000${String(i).padStart(6, '0')}` }))
@@ -33,7 +33,7 @@ export default async function describeTopicsTool (app: FastifyInstance): Promise
         const topic = topicsByName.get(name)
         return topic === undefined ? { name, error_code: UNKNOWN_TOPIC_OR_PARTITION, partitions: [] } : describeTopic(topic)
       }, request)
-      return { topics: page.items, ...page.more }
+      return pagedOutput({ topics: page.items, ...page.more }, 'topics', page)
     }
   }))
 }

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import { FetchOffsetsInput, FetchOffsetsOutput } from '../schemas/groups.ts'
 import { defineTool } from '../lib/tool.ts'
 import { compareStrings } from '../lib/store/kafscale-store.ts'
-import { paginate, withPrefix } from '../lib/paging.ts'
+import { pagedOutput, paginate, withPrefix } from '../lib/paging.ts'
 import { READ_ONLY } from './read-only.ts'
 
 const description = 'Fetch a consumer group\'s committed offsets, per topic partition, sorted by topic and partition. ' +
@@ -39,7 +39,7 @@ export default async function fetchOffsetsTool (app: FastifyInstance): Promise<v
       const sorted = withPrefix([...rows.values()], prefix, (r) => r.topic).map((row) => ({ row, key: `${row.topic}\u0000${String(row.partition).padStart(10, '0')}` }))
         .sort((a, b) => compareStrings(a.key, b.key))
       const page = paginate(sorted, (r) => r.key, (r) => r.row, { limit, cursor, maxChars: ctx.maxResponseChars })
-      return { group_id: groupId, offsets: page.items, ...page.more }
+      return pagedOutput({ group_id: groupId, offsets: page.items, ...page.more }, 'offsets', page)
     }
   }))
 }

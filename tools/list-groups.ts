@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { ListGroupsInput, ListGroupsOutput } from '../schemas/groups.ts'
 import { defineTool } from '../lib/tool.ts'
-import { paginate, withPrefix } from '../lib/paging.ts'
+import { pagedOutput, paginate, withPrefix } from '../lib/paging.ts'
 import { READ_ONLY } from './read-only.ts'
 
 const description = 'List consumer groups, sorted by id, with state, protocol type and member count. ' +
@@ -21,7 +21,7 @@ export default async function listGroupsTool (app: FastifyInstance): Promise<voi
       const groups = withPrefix(await ctx.store().listGroups(), prefix, (g) => g.groupId)
       const page = paginate(groups, (g) => g.groupId, (g) => ({ group_id: g.groupId, state: g.state, protocol_type: g.protocolType, member_count: g.memberCount }),
         { limit, cursor, maxChars: ctx.maxResponseChars })
-      return { groups: page.items, ...page.more }
+      return pagedOutput({ groups: page.items, ...page.more }, 'groups', page)
     }
   }))
 }

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { ListTopicsInput, ListTopicsOutput } from '../schemas/topics.ts'
 import { defineTool } from '../lib/tool.ts'
-import { paginate, withPrefix } from '../lib/paging.ts'
+import { pagedOutput, paginate, withPrefix } from '../lib/paging.ts'
 import { READ_ONLY } from './read-only.ts'
 import { topicSummary } from './topic-summary.ts'
 
@@ -20,7 +20,7 @@ export default async function listTopicsTool (app: FastifyInstance): Promise<voi
     async handler ({ prefix, limit, cursor }, ctx) {
       const topics = withPrefix(ctx.store().snapshotView().sortedTopics, prefix, (t) => t.name)
       const page = paginate(topics, (t) => t.name, topicSummary, { limit, cursor, maxChars: ctx.maxResponseChars })
-      return { topics: page.items, ...page.more }
+      return pagedOutput({ topics: page.items, ...page.more }, 'topics', page)
     }
   }))
 }

@@ -54,10 +54,11 @@ export function decodeSnapshot (text: string): ClusterSnapshot {
     throw new GoJsonError(`not JSON: ${(err as Error).message}`)
   }
   const root = asObject(raw, 'snapshot')
+  const interned: Interned = new Map()
   return {
     brokers: asArrayOrNull(field(root, 'Brokers'), 'Brokers').map((b, i) => decodeBroker(b, `Brokers[${i}]`)),
     controllerId: asInt(field(root, 'ControllerID'), 'ControllerID', 32),
-    topics: asArrayOrNull(field(root, 'Topics'), 'Topics').map((t, i) => decodeTopic(t, `Topics[${i}]`)),
+    topics: asArrayOrNull(field(root, 'Topics'), 'Topics').map((t, i) => decodeTopic(t, `Topics[${i}]`, interned)),
     clusterName: asStringOrNull(field(root, 'ClusterName'), 'ClusterName'),
     clusterId: asStringOrNull(field(root, 'ClusterID'), 'ClusterID')
   }
@@ -74,7 +75,7 @@ function decodeBroker (value: unknown, path: string): SnapshotBroker {
   }
 }
 
-function decodeTopic (value: unknown, path: string): SnapshotTopic {
+function decodeTopic (value: unknown, path: string, interned: Interned): SnapshotTopic {
   const t = asObject(value, path)
   checkUnknownTags(t, path)
   // A null name crashes every Go reader (contract §2.6); we refuse the snapshot instead.
@@ -87,15 +88,24 @@ function decodeTopic (value: unknown, path: string): SnapshotTopic {
     isInternal: asBool(field(t, 'IsInternal'), `${path}.IsInternal`),
     errorCode: asInt(field(t, 'ErrorCode'), `${path}.ErrorCode`, 16),
     authorizedOperations: asInt(field(t, 'AuthorizedOperations'), `${path}.AuthorizedOperations`, 32),
-    partitions: asArrayOrNull(field(t, 'Partitions'), `${path}.Partitions`).map((p, i) => decodePartition(p, `${path}.Partitions[${i}]`))
+    partitions: asArrayOrNull(field(t, 'Partitions'), `${path}.Partitions`).map((p, i) => decodePartition(p, `${path}.Partitions[${i}]`, interned))
   }
 }
 
-function decodePartition (value: unknown, path: string): SnapshotPartition {
+// Nearly every partition of a cluster has the same replica and ISR lists: decoding shares one
+// frozen array per distinct list, which keeps a 100,000-partition snapshot small in memory.
+type Interned = Map<string, number[]>
+
+function decodePartition (value: unknown, path: string, interned: Interned): SnapshotPartition {
   const p = asObject(value, path)
   checkUnknownTags(p, path)
-  const int32s = (name: string): number[] =>
-    asArrayOrNull(field(p, name), `${path}.${name}`).map((n, i) => asInt(n, `${path}.${name}[${i}]`, 32))
+  const int32s = (name: string): number[] => {
+    const list = asArrayOrNull(field(p, name), `${path}.${name}`).map((n, i) => asInt(n, `${path}.${name}[${i}]`, 32))
+    const key = list.join(',')
+    let shared = interned.get(key)
+    if (shared === undefined) interned.set(key, shared = Object.freeze(list) as number[])
+    return shared
+  }
   return {
     partition: asInt(field(p, 'Partition'), `${path}.Partition`, 32),
     leader: asInt(field(p, 'Leader'), `${path}.Leader`, 32),

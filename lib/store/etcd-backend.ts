@@ -13,6 +13,7 @@ export interface EtcdBackendOptions {
 
 // etcd allows at most 128 operations per transaction by default (--max-txn-ops).
 const MAX_TXN_OPS = 128
+const MAX_MESSAGE_BYTES = 256 * 1024 * 1024
 
 export class EtcdBackend implements KvBackend {
   readonly kind = 'etcd'
@@ -33,7 +34,9 @@ export class EtcdBackend implements KvBackend {
         // etcd3 types this as a backoff instance; a factory's first step is one.
         watchBackoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 1000 }).next()
       },
-      defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + this.timeoutMs })
+      defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + this.timeoutMs }),
+      // A 100,000-partition snapshot is ~13 MB of JSON; gRPC's default limit is 4 MB.
+      grpcOptions: { 'grpc.max_receive_message_length': MAX_MESSAGE_BYTES }
     }
     if (options.username !== undefined && options.username !== '') {
       clientOptions.auth = { username: options.username, password: options.password ?? '' }

@@ -30,7 +30,7 @@ export async function freePort (): Promise<number> {
 
 const ETCD_BINARY = process.env.ETCD_BINARY ?? '/usr/bin/etcd'
 
-export async function startEtcd (): Promise<EtcdProcess> {
+export async function startEtcd (extraArgs: string[] = []): Promise<EtcdProcess> {
   const dataDir = mkdtempSync(join(tmpdir(), 'kafscale-mcp-etcd-'))
   const clientPort = await freePort()
   const peerPort = await freePort()
@@ -46,7 +46,7 @@ export async function startEtcd (): Promise<EtcdProcess> {
       '--listen-peer-urls', `http://127.0.0.1:${peerPort}`,
       '--initial-advertise-peer-urls', `http://127.0.0.1:${peerPort}`,
       '--initial-cluster', `test=http://127.0.0.1:${peerPort}`,
-      '--log-level', 'error', '--logger', 'zap'
+      '--log-level', 'error', '--logger', 'zap', ...extraArgs
     ], { stdio: ['ignore', 'ignore', 'pipe'] })
     child.stderr?.on('data', (d: Buffer) => { stderr += d.toString() })
     const deadline = Date.now() + 15_000
@@ -71,7 +71,7 @@ export async function startEtcd (): Promise<EtcdProcess> {
   }
 
   await start()
-  const client = new Etcd3({ hosts: endpoint })
+  const client = new Etcd3({ hosts: endpoint, grpcOptions: { 'grpc.max_receive_message_length': 256 * 1024 * 1024, 'grpc.max_send_message_length': 256 * 1024 * 1024 } })
   return {
     endpoint,
     client,
