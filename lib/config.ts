@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util'
 import { ConfigError } from './errors.ts'
+import type { OidcOptions } from './auth/oidc.ts'
 
 export interface Config {
   host: string
@@ -8,16 +9,7 @@ export interface Config {
   authToken?: string
   authTokenFile?: string
   insecureNoAuth: boolean
-  oidc?: {
-    issuer: string
-    audience: string
-    jwksUrl?: string
-    algorithms: string[]
-    clockToleranceSec: number
-    maxTokenLifetimeSec: number
-    groupsClaim: string
-    jwksCacheMaxAgeMs: number
-  }
+  oidc?: Omit<OidcOptions, 'timeoutMs'>
   /** Public URL of /mcp, the OAuth resource identifier. */
   resourceUrl?: string
   policyFile?: string
@@ -54,14 +46,13 @@ interface Setting {
   env?: string
   help: string
   boolean?: boolean
-  secret?: boolean
 }
 
 // Every setting is an environment variable (the reference's names keep their meaning) and a flag.
 export const SETTINGS: Setting[] = [
   { flag: 'http-addr', env: 'KAFSCALE_MCP_HTTP_ADDR', help: 'listen address, host:port or :port (default ":8090", all interfaces)' },
   { flag: 'auth-mode', env: 'KAFSCALE_MCP_AUTH_MODE', help: 'oidc, static or none (default: static when a token is set, oidc when an issuer is set, else none)' },
-  { flag: 'auth-token', env: 'KAFSCALE_MCP_AUTH_TOKEN', help: 'static bearer token (static mode; read-only, refused in prod unless allowed)', secret: true },
+  { flag: 'auth-token', env: 'KAFSCALE_MCP_AUTH_TOKEN', help: 'static bearer token (static mode; read-only, refused in prod unless allowed)' },
   { flag: 'auth-token-file', env: 'KAFSCALE_MCP_AUTH_TOKEN_FILE', help: 'file holding the static token, re-read when it changes' },
   { flag: 'allow-static-token-in-prod', env: 'KAFSCALE_MCP_ALLOW_STATIC_TOKEN_IN_PROD', help: 'accept a static token when KAFSCALE_ENV=prod', boolean: true },
   { flag: 'insecure-no-auth', env: 'KAFSCALE_MCP_INSECURE_NO_AUTH', help: 'serve without authentication on a non-loopback address (dangerous)', boolean: true },
@@ -83,7 +74,7 @@ export const SETTINGS: Setting[] = [
   { flag: 'max-concurrent', env: 'KAFSCALE_MCP_MAX_CONCURRENT', help: 'requests in flight per caller, 0 = off (default 16)' },
   { flag: 'etcd-endpoints', env: 'KAFSCALE_MCP_ETCD_ENDPOINTS', help: 'comma-separated etcd URLs, e.g. http://etcd:2379' },
   { flag: 'etcd-username', env: 'KAFSCALE_MCP_ETCD_USERNAME', help: 'etcd user' },
-  { flag: 'etcd-password', env: 'KAFSCALE_MCP_ETCD_PASSWORD', help: 'etcd password', secret: true },
+  { flag: 'etcd-password', env: 'KAFSCALE_MCP_ETCD_PASSWORD', help: 'etcd password' },
   { flag: 'etcd-timeout', env: 'KAFSCALE_MCP_ETCD_TIMEOUT', help: 'deadline of each etcd request, Go duration (default 2s)' },
   { flag: 'broker-metrics-url', env: 'KAFSCALE_MCP_BROKER_METRICS_URL', help: 'a broker\'s Prometheus URL, e.g. http://kafscale-broker:9093/metrics' },
   { flag: 'broker-metrics-urls', env: 'KAFSCALE_MCP_BROKER_METRICS_URLS', help: 'explicit per-broker URLs, NODEID=URL comma-separated (default: derived from each broker\'s host)' },

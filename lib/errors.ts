@@ -20,6 +20,7 @@ export const MetricsNotConfiguredError = createError('KSMCP_ERR_METRICS_NOT_CONF
 export const MetricsRequestError = createError('KSMCP_ERR_METRICS_FAILED', 'metrics request failed: %s', 502)
 export const MetricsTimeoutError = createError('KSMCP_ERR_METRICS_TIMEOUT', 'metrics request to %s did not answer within %d ms', 504)
 
+export const UnauthorizedError = createError('KSMCP_ERR_UNAUTHORIZED', 'unauthorized: %s', 401)
 export const ForbiddenError = createError('KSMCP_ERR_FORBIDDEN', 'forbidden: %s', 403)
 export const InsufficientScopeError = createError('KSMCP_ERR_INSUFFICIENT_SCOPE', 'insufficient scope: %s', 403)
 export const AuthUnavailableError = createError('KSMCP_ERR_AUTH_UNAVAILABLE', 'cannot verify the token now: %s', 503)

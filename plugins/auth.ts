@@ -1,9 +1,11 @@
+import { STATUS_CODES } from 'node:http'
 import fp from 'fastify-plugin'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { OidcVerifier, TokenError, type OidcOptions } from '../lib/auth/oidc.ts'
 import { PolicyStore } from '../lib/auth/policy.ts'
 import { ANONYMOUS, STATIC_TOKEN, type Principal } from '../lib/auth/principal.ts'
 import { StaticToken } from '../lib/auth/static-token.ts'
+import { AuthUnavailableError, InsufficientScopeError, UnauthorizedError } from '../lib/errors.ts'
 
 export type AuthMode = 'oidc' | 'static' | 'none'
 
@@ -83,8 +85,7 @@ export default fp<AuthPluginOptions>(async function auth (app, options) {
     }
     const header = request.headers.authorization
     if (header === undefined || header === '') {
-      await reply.code(401).header('www-authenticate', challenge({ realm: 'kafscale-mcp' }))
-        .send({ statusCode: 401, code: 'KSMCP_ERR_UNAUTHORIZED', error: 'Unauthorized', message: 'unauthorized: a bearer token is required' })
+      await refuse(reply, new UnauthorizedError('a bearer token is required'), challenge({ realm: 'kafscale-mcp' }))
       return
     }
     const presented = header.startsWith('Bearer ') ? header.slice(7).trim() : ''
@@ -95,12 +96,10 @@ export default fp<AuthPluginOptions>(async function auth (app, options) {
       const tokenError = err instanceof TokenError ? err : new TokenError('unavailable', (err as Error).message)
       if (tokenError.kind === 'unavailable') {
         request.log.warn({ reason: tokenError.message }, 'token verification unavailable')
-        await reply.code(503).header('retry-after', '5')
-          .send({ statusCode: 503, code: 'KSMCP_ERR_AUTH_UNAVAILABLE', error: 'Service Unavailable', message: `cannot verify the token now: ${tokenError.message}` })
+        await refuse(reply.header('retry-after', '5'), new AuthUnavailableError(tokenError.message))
         return
       }
-      await reply.code(401).header('www-authenticate', challenge({ realm: 'kafscale-mcp', error: 'invalid_token', error_description: tokenError.message }))
-        .send({ statusCode: 401, code: 'KSMCP_ERR_UNAUTHORIZED', error: 'Unauthorized', message: `unauthorized: ${tokenError.message}` })
+      await refuse(reply, new UnauthorizedError(tokenError.message), challenge({ realm: 'kafscale-mcp', error: 'invalid_token', error_description: tokenError.message }))
       return
     }
     // A token that can reach no tool at all is refused here, naming the scope to ask for.
@@ -108,12 +107,19 @@ export default fp<AuthPluginOptions>(async function auth (app, options) {
     if (scopes !== undefined) {
       const supported = policy.scopesSupported()
       if (!supported.some((s) => scopes.includes(s))) {
-        await reply.code(403).header('www-authenticate', challenge({ error: 'insufficient_scope', scope: supported[0]!, error_description: `the token carries none of ${supported.join(', ')}` }))
-          .send({ statusCode: 403, code: 'KSMCP_ERR_INSUFFICIENT_SCOPE', error: 'Forbidden', message: `insufficient scope: the token needs ${supported[0]} (or ${supported.slice(1).join(', ')})` })
+        await refuse(reply, new InsufficientScopeError(`the token needs ${supported[0]} (or ${supported.slice(1).join(', ')})`),
+          challenge({ error: 'insufficient_scope', scope: supported[0]!, error_description: `the token carries none of ${supported.join(', ')}` }))
       }
     }
   })
 }, { name: 'kafscale-auth', fastify: '5.x' })
+
+/** Answers with a declared error, in the shape every other error of the service has. */
+async function refuse (reply: FastifyReply, err: Error & { code: string, statusCode?: number }, wwwAuthenticate?: string): Promise<void> {
+  const statusCode = err.statusCode ?? 500
+  if (wwwAuthenticate !== undefined) void reply.header('www-authenticate', wwwAuthenticate)
+  await reply.code(statusCode).send({ statusCode, code: err.code, error: STATUS_CODES[statusCode] ?? 'Error', message: err.message })
+}
 
 /** A `WWW-Authenticate: Bearer …` value (RFC 6750), with RFC 9728's resource_metadata when known. */
 export function bearerChallenge (params: Record<string, string>, metadataUrl: string | undefined): string {

@@ -27,4 +27,3 @@ export const TopicSummary = Type.Object({
   error_code: Type.Integer({ description: '0, or a Kafka error code (3 = unknown topic)' })
 })
 
-export const NoInput = Type.Object({}, { additionalProperties: false })

@@ -27,16 +27,8 @@ export interface ClusterMetrics {
   brokers: BrokerResult[]
 }
 
-export interface Aggregate {
-  s3State: string
-  s3LatencyMs: number
-  s3ErrorRate: number
-  produceRps: number
-  fetchRps: number
-  adminRequestsTotal: number
-  adminRequestErrorsTotal: number
-  adminRequestLatencyMs: number
-}
+/** The cluster's figures: a broker's, less the per-broker runtime ones. */
+export type Aggregate = Omit<BrokerSummary, 'cpuPercent' | 'memBytes'>
 
 export interface CollectorOptions {
   /** KAFSCALE_MCP_BROKER_METRICS_URL: the fallback URL and the template of per-broker URLs. */

@@ -3,7 +3,7 @@ import { CorruptValueError, GroupNotFoundError, SnapshotUnavailableError } from 
 import { CONSUMERS_PREFIX, GROUP_LEASES_PREFIX, PARTITION_LEASES_PREFIX, groupMetadataKey, groupOffsetsPrefix, groupPrefix, parseConsumerKey, parsePartition, SNAPSHOT_KEY, topicConfigKey, topicPartitionsPrefix } from '../kafscale/keys.ts'
 import { decodeConsumerGroup, decodeTopicConfig, type ConsumerGroup, type TopicConfig } from '../kafscale/messages.ts'
 import { decodeNextOffset, decodeOffsetRecord, type OffsetRecord } from '../kafscale/offsets.ts'
-import { decodeSnapshot, type ClusterSnapshot, type SnapshotTopic } from '../kafscale/snapshot.ts'
+import { decodeSnapshot, EMPTY_SNAPSHOT, type ClusterSnapshot, type SnapshotTopic } from '../kafscale/snapshot.ts'
 import type { KvBackend } from './kv.ts'
 
 /** The cached snapshot with the indexes every tool call would otherwise rebuild. */
@@ -50,7 +50,6 @@ export class KafscaleStore {
   private lastError: string | undefined
   private stopWatch: (() => Promise<void>) | undefined
   private reloading: Promise<void> | undefined
-  private readonly listeners = new Set<(view: SnapshotView) => void>()
 
   readonly kv: KvBackend
   private readonly log: FastifyBaseLogger
@@ -84,11 +83,6 @@ export class KafscaleStore {
     await this.kv.close()
   }
 
-  onSnapshot (listener: (view: SnapshotView) => void): () => void {
-    this.listeners.add(listener)
-    return () => this.listeners.delete(listener)
-  }
-
   /** Reads the snapshot key again; concurrent callers share one read. */
   async reload (): Promise<void> {
     this.reloading ??= (async () => {
@@ -111,7 +105,7 @@ export class KafscaleStore {
     let snapshot: ClusterSnapshot
     if (value === undefined) {
       // No snapshot key yet: a cluster without topics, which is what brokers serve too.
-      snapshot = { brokers: [], controllerId: 0, topics: [], clusterName: null, clusterId: null }
+      snapshot = EMPTY_SNAPSHOT
     } else {
       try {
         snapshot = decodeSnapshot(value.toString('utf8'))
@@ -130,7 +124,6 @@ export class KafscaleStore {
       loadedAt: new Date()
     }
     this.lastError = undefined
-    for (const listener of this.listeners) listener(this.view)
   }
 
   health (): StoreHealth {
