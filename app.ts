@@ -9,6 +9,7 @@ import abuseLimitsPlugin from './plugins/abuse-limits.ts'
 import auditPlugin from './plugins/audit.ts'
 import authPlugin from './plugins/auth.ts'
 import healthPlugin from './plugins/health.ts'
+import legacySsePlugin from './plugins/legacy-sse.ts'
 import mcpPlugin from './plugins/mcp.ts'
 import metricsPlugin from './plugins/metrics.ts'
 import restPlugin from './plugins/rest.ts'
@@ -72,7 +73,9 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   for (const tool of BUILTIN_TOOLS) await app.register(tool)
   for (const spec of config.plugins) await app.register(await loadToolPlugin(spec))
 
-  await app.register(mcpPlugin, { version, allowedHosts: config.allowedHosts, allowedOrigins: ['localhost', '127.0.0.1', '[::1]', ...config.allowedOrigins], bodyLimit: config.bodyLimit })
+  const allowedOrigins = ['localhost', '127.0.0.1', '[::1]', ...config.allowedOrigins]
+  await app.register(mcpPlugin, { version, allowedHosts: config.allowedHosts, allowedOrigins, bodyLimit: config.bodyLimit })
+  await app.register(legacySsePlugin, { version, allowedHosts: config.allowedHosts, allowedOrigins, maxSessions: 1000 })
   await app.register(restPlugin)
   return app
 }

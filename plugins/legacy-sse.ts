@@ -1,0 +1,98 @@
+import { randomUUID } from 'node:crypto'
+import type { FastifyInstance, FastifyReply } from 'fastify'
+import { fastifySSE } from '@fastify/sse'
+import { hostHeaderValidation, originValidation } from '@modelcontextprotocol/fastify'
+import type { JSONRPCMessage, McpServer, Transport } from '@modelcontextprotocol/server'
+import { buildMcpServer } from '../lib/mcp-server.ts'
+import type { Caller } from '../lib/tool.ts'
+
+export interface LegacySsePluginOptions {
+  version: string
+  allowedHosts?: string[]
+  allowedOrigins: string[]
+  /** Open SSE sessions at most; a new one beyond it gets 503. */
+  maxSessions: number
+}
+
+/** One SSE stream is one session: messages POSTed for it are answered on the stream. */
+class SseSessionTransport implements Transport {
+  onclose?: () => void
+  onerror?: (error: Error) => void
+  onmessage?: <T extends JSONRPCMessage>(message: T) => void
+  private readonly reply: FastifyReply
+
+  constructor (reply: FastifyReply) {
+    this.reply = reply
+  }
+
+  async start (): Promise<void> {}
+
+  async send (message: JSONRPCMessage): Promise<void> {
+    await this.reply.sse.send({ event: 'message', data: JSON.stringify(message) })
+  }
+
+  deliver (message: JSONRPCMessage): void {
+    this.onmessage?.(message)
+  }
+
+  async close (): Promise<void> {
+    this.reply.sse.close()
+    this.onclose?.()
+  }
+}
+
+interface Session {
+  transport: SseSessionTransport
+  server: McpServer
+  principalId: string
+}
+
+/**
+ * The deprecated HTTP+SSE transport (protocol 2024-11-05) for clients that predate streamable
+ * HTTP: GET /sse opens a session stream whose first event names the endpoint to POST messages
+ * to. Same Host/Origin checks, authentication, policy and limits as /mcp; a session answers
+ * only the principal that opened it.
+ */
+export default async function legacySse (app: FastifyInstance, options: LegacySsePluginOptions): Promise<void> {
+  const sessions = new Map<string, Session>()
+  await app.register(fastifySSE, { heartbeatInterval: 15_000 })
+  if (options.allowedHosts !== undefined) app.addHook('onRequest', hostHeaderValidation(options.allowedHosts))
+  app.addHook('onRequest', originValidation(options.allowedOrigins))
+  app.addHook('onRequest', app.authenticate)
+  for (const hook of app.abuseLimits) app.addHook('preHandler', hook)
+  app.addHook('preClose', async () => {
+    await Promise.all([...sessions.values()].map(async (s) => { await s.transport.close() }))
+  })
+
+  // The endpoint event carries a bare URI; every other event is JSON text already.
+  app.get('/sse', { sse: { kind: 'only', serializer: (data: unknown) => String(data) } }, async (request, reply) => {
+    if (sessions.size >= options.maxSessions) {
+      await reply.code(503).send({ statusCode: 503, code: 'KSMCP_ERR_TOO_MANY_SESSIONS', error: 'Service Unavailable', message: `at most ${options.maxSessions} SSE sessions at once` })
+      return
+    }
+    const id = randomUUID()
+    const caller: Caller = { principal: request.principal, transport: 'mcp', requestId: `sse-${id}` }
+    const transport = new SseSessionTransport(reply)
+    const server = buildMcpServer(app.tools, options.version, caller)
+    sessions.set(id, { transport, server, principalId: request.principal.id })
+    reply.sse.onClose(() => {
+      sessions.delete(id)
+      void server.close()
+    })
+    reply.sse.keepAlive()
+    await server.connect(transport)
+    await reply.sse.send({ event: 'endpoint', data: `/messages?sessionId=${id}` })
+  })
+
+  app.post<{ Querystring: { sessionId?: string } }>('/messages', async (request, reply) => {
+    const session = sessions.get(request.query.sessionId ?? '')
+    if (session === undefined) {
+      return await reply.code(404).send({ statusCode: 404, code: 'KSMCP_ERR_UNKNOWN_SESSION', error: 'Not Found', message: 'no open SSE session with this id: open GET /sse first' })
+    }
+    if (session.principalId !== request.principal.id) {
+      return await reply.code(403).send({ statusCode: 403, code: 'KSMCP_ERR_FORBIDDEN', error: 'Forbidden', message: 'forbidden: this session belongs to another caller' })
+    }
+    session.transport.deliver(request.body as JSONRPCMessage)
+    return await reply.code(202).send({ accepted: true })
+  })
+}
