@@ -103,6 +103,9 @@ t.test('offset records', async (t) => {
   t.throws(() => decodeOffsetRecord('{"offset":"5"}'), /expected an int64/)
   t.throws(() => decodeOffsetRecord('{"offset":5.5}'), /expected an int64/)
   t.throws(() => decodeOffsetRecord('{"offset":9223372036854775808}'), /overflows int64/)
+  t.throws(() => decodeOffsetRecord('{"offset":9999999999999999999,"metadata":"","committed_at":""}'), /overflows int64/, 'the canonical fast path checks the range too')
+  t.same(decodeOffsetRecord('{"offset":7,"metadata":"a\\"b","committed_at":"x"}'), { offset: 7n, metadata: 'a"b', committedAt: 'x' }, 'escapes in canonical records')
+  t.same(decodeOffsetRecord('{"metadata":"m","offset":7,"committed_at":"x"}'), { offset: 7n, metadata: 'm', committedAt: 'x' }, 'any key order, through the general decoder')
 })
 
 t.test('next_offset values', async (t) => {

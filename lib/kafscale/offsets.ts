@@ -9,7 +9,24 @@ export interface OffsetRecord {
   committedAt: string
 }
 
+// The exact bytes Go's encoding/json writes (contract §3.4): offset, metadata, committed_at
+// in that order, compact. Such records skip the general decoder, which is several times slower.
+const CANONICAL = /^\{"offset":(-?\d{1,19}),"metadata":"((?:[^"\\]|\\.)*)","committed_at":"([^"\\]*)"\}$/
+
 export function decodeOffsetRecord (text: string): OffsetRecord {
+  const canonical = CANONICAL.exec(text)
+  if (canonical !== null) {
+    const offset = BigInt(canonical[1]!)
+    if (offset === BigInt.asIntN(64, offset)) {
+      const metadata = canonical[2]!
+      return { offset, metadata: metadata.includes('\\') ? JSON.parse(`"${metadata}"`) as string : metadata, committedAt: canonical[3]! }
+    }
+  }
+  return decodeGeneralOffsetRecord(text)
+}
+
+/** Any JSON Go would accept: keys in any case and order, extra keys, nulls. */
+function decodeGeneralOffsetRecord (text: string): OffsetRecord {
   const numberSources = new Map<object, string>()
   let raw: unknown
   try {
