@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { encodeConsumerGroup, encodeTopicConfig, type GroupMember } from '../lib/kafscale/messages.ts'
-import { encodeOffsetRecord } from '../lib/kafscale/offsets.ts'
+import { encodeOffsetRecord, rfc3339Nano } from '../lib/kafscale/offsets.ts'
 import { encodeSnapshot, topicIdFor, type ClusterSnapshot, type SnapshotTopic } from '../lib/kafscale/snapshot.ts'
 import { GROUP_LEASES_PREFIX, groupMetadataKey, groupOffsetKey, nextOffsetKey, PARTITION_LEASES_PREFIX, SNAPSHOT_KEY, topicConfigKey } from '../lib/kafscale/keys.ts'
 import { MemoryBackend } from '../lib/store/memory-backend.ts'
@@ -41,7 +41,7 @@ function member (topicName: string, partitions: number[], heartbeatAt: string): 
 
 export function demoBackend (now = new Date()): MemoryBackend {
   const kv = new MemoryBackend()
-  const at = (secondsAgo: number): string => new Date(now.getTime() - secondsAgo * 1000).toISOString().replace(/\.?0+Z$/, 'Z')
+  const at = (secondsAgo: number): string => rfc3339Nano(new Date(now.getTime() - secondsAgo * 1000))
   kv.put(SNAPSHOT_KEY, encodeSnapshot(DEMO_SNAPSHOT))
 
   // Log-end offsets: every partition has data, and its leader holds its lease.

@@ -1,3 +1,4 @@
+import { STATUS_CODES } from 'node:http'
 import createError from '@fastify/error'
 
 // Every error a caller can see is declared here once, with a stable code a client can match on.
@@ -9,6 +10,8 @@ export const InvalidTopicNameError = createError('KSMCP_ERR_INVALID_TOPIC_NAME',
 export const InvalidGroupIdError = createError('KSMCP_ERR_INVALID_GROUP_ID', 'invalid group id %s: group ids are non-empty and must not contain "/"', 400)
 export const GroupNotFoundError = createError('KSMCP_ERR_GROUP_NOT_FOUND', 'consumer group %s not found', 404)
 export const UnknownToolError = createError('KSMCP_ERR_UNKNOWN_TOOL', 'unknown tool %s', 404)
+export const UnknownSessionError = createError('KSMCP_ERR_UNKNOWN_SESSION', 'no open SSE session with this id: open GET /sse first', 404)
+export const TooManySessionsError = createError('KSMCP_ERR_TOO_MANY_SESSIONS', 'at most %d SSE sessions at once', 503)
 
 export const StoreNotConfiguredError = createError('KSMCP_ERR_STORE_NOT_CONFIGURED', 'metadata store not configured: set KAFSCALE_MCP_ETCD_ENDPOINTS (or --etcd-endpoints)', 503)
 export const SnapshotUnavailableError = createError('KSMCP_ERR_SNAPSHOT_UNAVAILABLE', 'cluster metadata snapshot not loaded yet: %s', 503)
@@ -28,6 +31,12 @@ export const AuditUnavailableError = createError('KSMCP_ERR_AUDIT_UNAVAILABLE', 
 export const TooManyConcurrentError = createError('KSMCP_ERR_TOO_MANY_CONCURRENT', 'too many concurrent requests: at most %d at once per caller', 429)
 export const ConfigError = createError('KSMCP_ERR_CONFIG', 'invalid configuration: %s')
 export const PluginLoadError = createError('KSMCP_ERR_PLUGIN_LOAD', 'cannot load tool plugin %s: %s')
+
+/** The JSON body of every error answer: Fastify's own shape, so callers match on `code`. */
+export function errorBody (err: { code: string, statusCode?: number, message: string }): { statusCode: number, code: string, error: string, message: string } {
+  const statusCode = err.statusCode ?? 500
+  return { statusCode, code: err.code, error: STATUS_CODES[statusCode] ?? 'Error', message: err.message }
+}
 
 export interface CodedError extends Error {
   code: string

@@ -5,6 +5,7 @@ import type { ClusterMetricsCollector } from './metrics/cluster-metrics.ts'
 import type { OperatorSummary } from './metrics/operator-summary.ts'
 import type { MetricsScraper } from './metrics/scraper.ts'
 import type { Principal } from './auth/principal.ts'
+import { rfc3339 } from './kafscale/offsets.ts'
 
 /** MCP tool annotations; every tool states all four, none is left to client defaults. */
 export interface ToolAnnotations {
@@ -59,5 +60,5 @@ export function defineTool<I extends TSchema, O extends TSchema> (definition: To
 
 /** Go's time.RFC3339 of now, as the reference server stamps `observed_at`. */
 export function observedAt (): string {
-  return new Date().toISOString().replace(/\.\d+Z$/, 'Z')
+  return rfc3339(new Date())
 }

@@ -1,8 +1,7 @@
-import { STATUS_CODES } from 'node:http'
 import fp from 'fastify-plugin'
 import rateLimit from '@fastify/rate-limit'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { TooManyConcurrentError } from '../lib/errors.ts'
+import { errorBody, TooManyConcurrentError } from '../lib/errors.ts'
 
 export interface AbuseLimitsOptions {
   /** Requests per principal per window; 0 disables. */
@@ -43,7 +42,7 @@ export default fp<AbuseLimitsOptions>(async function abuseLimits (app, options) 
       const count = inFlight.get(key) ?? 0
       if (count >= options.maxConcurrent) {
         const err = new TooManyConcurrentError(options.maxConcurrent)
-        await reply.code(429).header('retry-after', '1').send({ statusCode: 429, code: err.code, error: STATUS_CODES[429], message: err.message })
+        await reply.code(429).header('retry-after', '1').send(errorBody(err))
         return
       }
       inFlight.set(key, count + 1)

@@ -1,11 +1,10 @@
-import { STATUS_CODES } from 'node:http'
 import fp from 'fastify-plugin'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { OidcVerifier, TokenError, type OidcOptions } from '../lib/auth/oidc.ts'
 import { PolicyStore } from '../lib/auth/policy.ts'
 import { ANONYMOUS, STATIC_TOKEN, type Principal } from '../lib/auth/principal.ts'
 import { StaticToken } from '../lib/auth/static-token.ts'
-import { AuthUnavailableError, InsufficientScopeError, UnauthorizedError } from '../lib/errors.ts'
+import { AuthUnavailableError, errorBody, InsufficientScopeError, UnauthorizedError } from '../lib/errors.ts'
 
 export type AuthMode = 'oidc' | 'static' | 'none'
 
@@ -116,9 +115,8 @@ export default fp<AuthPluginOptions>(async function auth (app, options) {
 
 /** Answers with a declared error, in the shape every other error of the service has. */
 async function refuse (reply: FastifyReply, err: Error & { code: string, statusCode?: number }, wwwAuthenticate?: string): Promise<void> {
-  const statusCode = err.statusCode ?? 500
   if (wwwAuthenticate !== undefined) void reply.header('www-authenticate', wwwAuthenticate)
-  await reply.code(statusCode).send({ statusCode, code: err.code, error: STATUS_CODES[statusCode] ?? 'Error', message: err.message })
+  await reply.code(err.statusCode ?? 500).send(errorBody(err))
 }
 
 /** A `WWW-Authenticate: Bearer …` value (RFC 6750), with RFC 9728's resource_metadata when known. */

@@ -1,15 +1,14 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import { fastifySSE } from '@fastify/sse'
-import { hostHeaderValidation, originValidation } from '@modelcontextprotocol/fastify'
 import type { JSONRPCMessage, McpServer, Transport } from '@modelcontextprotocol/server'
 import { buildMcpServer } from '../lib/mcp-server.ts'
 import type { Caller } from '../lib/tool.ts'
+import { errorBody, ForbiddenError, TooManySessionsError, UnknownSessionError } from '../lib/errors.ts'
+import { addGate, type BrowserChecks } from './gate.ts'
 
-export interface LegacySsePluginOptions {
+export interface LegacySsePluginOptions extends BrowserChecks {
   version: string
-  allowedHosts?: string[]
-  allowedOrigins: string[]
   /** Open SSE sessions at most; a new one beyond it gets 503. */
   maxSessions: number
 }
@@ -56,10 +55,7 @@ interface Session {
 export default async function legacySse (app: FastifyInstance, options: LegacySsePluginOptions): Promise<void> {
   const sessions = new Map<string, Session>()
   await app.register(fastifySSE, { heartbeatInterval: 15_000 })
-  if (options.allowedHosts !== undefined) app.addHook('onRequest', hostHeaderValidation(options.allowedHosts))
-  app.addHook('onRequest', originValidation(options.allowedOrigins))
-  app.addHook('onRequest', app.authenticate)
-  for (const hook of app.abuseLimits) app.addHook('preHandler', hook)
+  addGate(app, options)
   app.addHook('preClose', async () => {
     await Promise.all([...sessions.values()].map(async (s) => { await s.transport.close() }))
   })
@@ -67,7 +63,7 @@ export default async function legacySse (app: FastifyInstance, options: LegacySs
   // The endpoint event carries a bare URI; every other event is JSON text already.
   app.get('/sse', { sse: { kind: 'only', serializer: (data: unknown) => String(data) } }, async (request, reply) => {
     if (sessions.size >= options.maxSessions) {
-      await reply.code(503).send({ statusCode: 503, code: 'KSMCP_ERR_TOO_MANY_SESSIONS', error: 'Service Unavailable', message: `at most ${options.maxSessions} SSE sessions at once` })
+      await reply.code(503).send(errorBody(new TooManySessionsError(options.maxSessions)))
       return
     }
     const id = randomUUID()
@@ -87,10 +83,10 @@ export default async function legacySse (app: FastifyInstance, options: LegacySs
   app.post<{ Querystring: { sessionId?: string } }>('/messages', async (request, reply) => {
     const session = sessions.get(request.query.sessionId ?? '')
     if (session === undefined) {
-      return await reply.code(404).send({ statusCode: 404, code: 'KSMCP_ERR_UNKNOWN_SESSION', error: 'Not Found', message: 'no open SSE session with this id: open GET /sse first' })
+      return await reply.code(404).send(errorBody(new UnknownSessionError()))
     }
     if (session.principalId !== request.principal.id) {
-      return await reply.code(403).send({ statusCode: 403, code: 'KSMCP_ERR_FORBIDDEN', error: 'Forbidden', message: 'forbidden: this session belongs to another caller' })
+      return await reply.code(403).send(errorBody(new ForbiddenError('this session belongs to another caller')))
     }
     session.transport.deliver(request.body as JSONRPCMessage)
     return await reply.code(202).send({ accepted: true })

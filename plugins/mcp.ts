@@ -2,17 +2,13 @@ import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { CLIENT_INFO_META_KEY, createMcpHandler, type AuthInfo } from '@modelcontextprotocol/server'
-import { hostHeaderValidation, originValidation } from '@modelcontextprotocol/fastify'
+import { addGate, type BrowserChecks } from './gate.ts'
 import { buildMcpServer } from '../lib/mcp-server.ts'
 import { ANONYMOUS } from '../lib/auth/principal.ts'
 import type { Caller } from '../lib/tool.ts'
 
-export interface McpPluginOptions {
+export interface McpPluginOptions extends BrowserChecks {
   version: string
-  /** Host header names accepted on /mcp (DNS-rebinding protection); undefined: any. */
-  allowedHosts?: string[]
-  /** Origin hostnames accepted on /mcp; requests without Origin (non-browser clients) pass. */
-  allowedOrigins: string[]
   bodyLimit: number
 }
 
@@ -37,10 +33,7 @@ export default async function mcp (app: FastifyInstance, options: McpPluginOptio
     for (const raw of openStreams) raw.end()
   })
 
-  if (options.allowedHosts !== undefined) app.addHook('onRequest', hostHeaderValidation(options.allowedHosts))
-  app.addHook('onRequest', originValidation(options.allowedOrigins))
-  app.addHook('onRequest', app.authenticate)
-  for (const hook of app.abuseLimits) app.addHook('preHandler', hook)
+  addGate(app, options)
 
   // The SDK answers unsupported media types (415) itself; Fastify must not reject them first.
   app.addContentTypeParser('*', (_request, _payload, done) => { done(null, undefined) })

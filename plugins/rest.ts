@@ -1,15 +1,15 @@
-import { STATUS_CODES } from 'node:http'
 import type { FastifyInstance } from 'fastify'
 import { bearerChallenge } from './auth.ts'
+import { addGate } from './gate.ts'
 import { serializedJson } from '../lib/paging.ts'
+import { errorBody } from '../lib/errors.ts'
 
 /**
  * The REST mirror: POST /api/v1/tools/<name> with the tool's input as the JSON body answers
  * the tool's output (200) or an error with the same code and text an MCP client would get.
  */
 export default async function rest (app: FastifyInstance): Promise<void> {
-  app.addHook('onRequest', app.authenticate)
-  for (const hook of app.abuseLimits) app.addHook('preHandler', hook)
+  addGate(app)
 
   app.get('/api/v1/tools', async (request) => ({
     tools: app.tools.visibleTo(request.principal).map(({ definition }) => ({
@@ -27,11 +27,11 @@ export default async function rest (app: FastifyInstance): Promise<void> {
       const text = serializedJson(outcome.output)
       return text === undefined ? outcome.output : await reply.type('application/json; charset=utf-8').send(text)
     }
-    const { statusCode, code, message, missingScopes } = outcome.error
+    const { statusCode, message, missingScopes } = outcome.error
     if (missingScopes !== undefined) {
       void reply.header('www-authenticate', bearerChallenge({ error: 'insufficient_scope', scope: missingScopes.join(' '), error_description: message }, app.resourceMetadataUrl))
     }
-    return await reply.code(statusCode).send({ statusCode, code, error: STATUS_CODES[statusCode] ?? 'Error', message })
+    return await reply.code(statusCode).send(errorBody(outcome.error))
   })
 }
 
