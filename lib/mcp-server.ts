@@ -4,7 +4,7 @@ import { compileSchema } from './schema.ts'
 import { serializedJson } from './paging.ts'
 import { GroupId } from '../schemas/common.ts'
 import type { TSchema } from 'typebox'
-import type { RegisteredTool, ToolOutcome, ToolRegistry } from '../plugins/tool-registry.ts'
+import { isVisible, type RegisteredTool, type ToolOutcome, type ToolRegistry } from '../plugins/tool-registry.ts'
 import type { Caller } from './tool.ts'
 
 export const SERVER_NAME = 'kafscale-mcp'
@@ -53,15 +53,15 @@ function validatedForSdk (schema: TSchema): StandardSchemaWithJSON {
   }
 }
 
-function register (server: McpServer, registry: ToolRegistry, tool: RegisteredTool, caller: Caller): void {
+function register (server: McpServer, registry: ToolRegistry, tool: RegisteredTool, caller: Caller, missingScopes: string[] | undefined): void {
   const { definition } = tool
+  // A token whose scopes hold the tool back gets an HTTP 403 insufficient_scope challenge,
+  // so OAuth clients can step up; the registry's dispatch check refuses it too.
+  const challenge = missingScopes === undefined || missingScopes.length === 0
+    ? undefined
+    : { scopes: missingScopes as [string, ...string[]], errorDescription: `tool ${definition.name} needs ${missingScopes.join(' ')}` }
   const config = {
-    // A token whose scopes hold the tool back gets an HTTP 403 insufficient_scope challenge,
-    // so OAuth clients can step up; the dispatch check below refuses it too.
-    scopeChallenge: () => {
-      const missing = registry.decide(caller.principal, tool).missingScopes
-      return missing === undefined || missing.length === 0 ? undefined : { scopes: missing as [string, ...string[]], errorDescription: `tool ${definition.name} needs ${missing.join(' ')}` }
-    },
+    scopeChallenge: () => challenge,
     description: definition.description,
     inputSchema: forSdk(definition.input),
     outputSchema: forSdk(definition.output),
@@ -171,9 +171,14 @@ function registerPrompts (server: McpServer, visible: Set<string>): void {
 /** A fresh MCP server with the tools this caller may see: the SDK asks for one per request (stateless). */
 export function buildMcpServer (registry: ToolRegistry, version: string, caller: Caller): McpServer {
   const server = new McpServer({ name: SERVER_NAME, version }, { instructions: INSTRUCTIONS })
-  const tools = registry.visibleTo(caller.principal)
-  for (const tool of tools) register(server, registry, tool, caller)
-  const callable = new Set(tools.filter((t) => registry.decide(caller.principal, t).allowed).map((t) => t.definition.name))
+  // One policy decision per tool and request: what to list, what to challenge, what to serve.
+  const callable = new Set<string>()
+  for (const tool of registry.list()) {
+    const decision = registry.decide(caller.principal, tool)
+    if (!isVisible(decision)) continue
+    register(server, registry, tool, caller, decision.missingScopes)
+    if (decision.allowed) callable.add(tool.definition.name)
+  }
   registerResources(server, registry, caller, callable)
   registerPrompts(server, callable)
   return server

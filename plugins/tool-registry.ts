@@ -78,10 +78,7 @@ export class ToolRegistry {
 
   /** Tools a principal may see: those it may call, and those its token's scopes hold back (step-up). */
   visibleTo (principal: Principal): RegisteredTool[] {
-    return this.list().filter((tool) => {
-      const decision = this.decide(principal, tool)
-      return decision.allowed || decision.missingScopes !== undefined
-    })
+    return this.list().filter((tool) => isVisible(this.decide(principal, tool)))
   }
 
   /**
@@ -172,6 +169,11 @@ export class ToolRegistry {
 
 function fail (err: Error): never {
   throw err
+}
+
+/** A caller sees the tools it may call and those its token's scopes hold back (for step-up). */
+export function isVisible (decision: Decision): boolean {
+  return decision.allowed || decision.missingScopes !== undefined
 }
 
 function denial (decision: Decision): ToolOutcome {
