@@ -1,10 +1,11 @@
-import { McpServer, ResourceTemplate, type CallToolResult, type StandardSchemaWithJSON } from '@modelcontextprotocol/server'
+import { ProtocolError, ProtocolErrorCode, ResourceNotFoundError, ResourceTemplate, type CallToolResult, type McpServer, type StandardSchemaWithJSON } from '@modelcontextprotocol/server'
 import { Type } from 'typebox'
 import { compileSchema } from './schema.ts'
 import { serializedJson } from './paging.ts'
 import { GroupId } from '../schemas/common.ts'
 import type { TSchema } from 'typebox'
-import { isVisible, type RegisteredTool, type ToolOutcome, type ToolRegistry } from '../plugins/tool-registry.ts'
+import { isVisible, type RegisteredTool, type ToolFailure, type ToolOutcome, type ToolRegistry } from '../plugins/tool-registry.ts'
+import { createMcpServer } from './mcp-protocol.ts'
 import type { Caller } from './tool.ts'
 
 export const SERVER_NAME = 'kafscale-mcp'
@@ -14,8 +15,11 @@ const INSTRUCTIONS = 'Read-only access to a KafScale cluster (Kafka-compatible, 
   'list_groups/describe_group/fetch_offsets for consumer groups and consumer_lag for who is behind; describe_configs for retention settings; ' +
   'cluster_metrics for per-broker throughput and S3 health. Long lists come in pages: follow next_cursor when an answer says truncated.'
 
-/** The error code of a failed call travels in the result's _meta under this key. */
+/** The error code of a failed call travels in the result's _meta (a JSON-RPC error's data) under this key. */
 export const ERROR_META_KEY = 'io.kafscale/error'
+
+/** Kafka's error code describe_topics gives a name that is not in the cluster. */
+const UNKNOWN_TOPIC_OR_PARTITION = 3
 
 // The registry validates input and output with the tool's compiled TypeBox schema, for MCP
 // and REST alike; the SDK gets the same schema for tools/list and a pass-through validator,
@@ -53,15 +57,10 @@ function validatedForSdk (schema: TSchema): StandardSchemaWithJSON {
   }
 }
 
-function register (server: McpServer, registry: ToolRegistry, tool: RegisteredTool, caller: Caller, missingScopes: string[] | undefined): void {
+function register (server: McpServer, registry: ToolRegistry, tool: RegisteredTool, caller: Caller): void {
   const { definition } = tool
-  // A token whose scopes hold the tool back gets an HTTP 403 insufficient_scope challenge,
-  // so OAuth clients can step up; the registry's dispatch check refuses it too.
-  const challenge = missingScopes === undefined || missingScopes.length === 0
-    ? undefined
-    : { scopes: missingScopes as [string, ...string[]], errorDescription: `tool ${definition.name} needs ${missingScopes.join(' ')}` }
   const config = {
-    scopeChallenge: () => challenge,
+    scopeChallenge: async ({ request }: { request: { id: string | number, params?: Record<string, unknown> } }) => await scopeChallenge(registry, tool, perCall(caller, request.id), request.params?.arguments),
     description: definition.description,
     inputSchema: forSdk(definition.input),
     outputSchema: forSdk(definition.output),
@@ -72,16 +71,68 @@ function register (server: McpServer, registry: ToolRegistry, tool: RegisteredTo
     toCallToolResult(await registry.call(definition.name, args, { caller: perCall(caller, ctx.mcpReq.id), signal: ctx.mcpReq.signal })))
 }
 
+/**
+ * A token whose scopes hold the tool back gets an HTTP 403 insufficient_scope challenge, so
+ * OAuth clients can step up. The SDK sends it without calling the tool, so the refusal is put
+ * through the registry here, which audits it. The registry decides in the same synchronous step
+ * as this check (no await between them), so it refuses too and nothing runs. Transports that do
+ * not challenge (SSE, stdio) call the tool, and the registry refuses and audits it there.
+ */
+async function scopeChallenge (registry: ToolRegistry, tool: RegisteredTool, caller: Caller, args: unknown): Promise<{ scopes: [string, ...string[]], errorDescription: string } | undefined> {
+  const decision = registry.decide(caller.principal, tool)
+  const missing = decision.allowed ? undefined : decision.missingScopes
+  if (missing === undefined || missing.length === 0) return undefined
+  await registry.call(tool.definition.name, args, { caller })
+  return { scopes: missing as [string, ...string[]], errorDescription: `tool ${tool.definition.name} needs ${missing.join(' ')}` }
+}
+
+/**
+ * A call of a tool this caller was not shown (unknown, or not granted). The registry refuses and
+ * audits it; the answer stays what MCP prescribes for an unknown tool, a JSON-RPC -32602, worded
+ * as over REST. A tool granted since this server was built (policy reload) is simply answered.
+ */
+async function callUnserved (registry: ToolRegistry, caller: Caller, name: string, args: unknown, signal: AbortSignal): Promise<CallToolResult> {
+  const tool = registry.get(name)
+  const refused = tool === undefined || !registry.decide(caller.principal, tool).allowed
+  const outcome = await registry.call(name, args, { caller, signal })
+  if (outcome.ok || !refused) return toCallToolResult(outcome)
+  throw new ProtocolError(ProtocolErrorCode.InvalidParams, outcome.error.message, errorData(outcome.error))
+}
+
+function errorData ({ code, statusCode }: ToolFailure): Record<string, unknown> {
+  return { [ERROR_META_KEY]: { code, statusCode } }
+}
+
 /** On stdio one connection carries many calls: each gets its own request id for the audit. */
 function perCall (caller: Caller, id: string | number): Caller {
   return caller.transport === 'stdio' ? { ...caller, requestId: `stdio-${id}` } : caller
 }
 
-/** A tool's output for a resource read, or the tool's error as a thrown error. */
-async function readThrough (registry: ToolRegistry, caller: Caller, tool: string, args: Record<string, unknown>): Promise<Record<string, unknown>> {
+/** A tool's output for a resource read or listing, or the tool's error as a JSON-RPC error. */
+async function readThrough (registry: ToolRegistry, caller: Caller, tool: string, args: Record<string, unknown>, uri?: URL): Promise<Record<string, unknown>> {
   const outcome = await registry.call(tool, args, { caller })
-  if (!outcome.ok) throw new Error(outcome.error.message)
+  if (!outcome.ok) throw resourceError(outcome.error, uri)
   return outcome.output
+}
+
+/**
+ * A client's mistake is not an internal error: a resource that does not exist is the spec's
+ * resource-not-found (-32602 with exactly `{ uri }` as data, SEP-2164, so SDK clients recognise
+ * it), other 4xx refusals are invalid params; only the service's own failures are -32603.
+ */
+function resourceError (failure: ToolFailure, uri: URL | undefined): ProtocolError {
+  if (uri !== undefined && failure.statusCode === 404) return new ResourceNotFoundError(uri.href, failure.message)
+  const code = failure.statusCode < 500 ? ProtocolErrorCode.InvalidParams : ProtocolErrorCode.InternalError
+  return new ProtocolError(code, failure.message, { ...(uri !== undefined ? { uri: uri.href } : {}), ...errorData(failure) })
+}
+
+/** A name taken from a resource URI, percent-decoded; a malformed escape is the client's mistake. */
+function uriVariable (uri: URL, value: string | string[] | undefined): string {
+  try {
+    return decodeURIComponent(String(value))
+  } catch {
+    throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Resource URI ${uri.href} is invalid: malformed percent-encoding`, { uri: uri.href, reason: 'invalid_uri' })
+  }
 }
 
 function jsonContents (uri: URL, value: unknown): { contents: Array<{ uri: string, mimeType: string, text: string }> } {
@@ -93,7 +144,7 @@ function jsonContents (uri: URL, value: unknown): { contents: Array<{ uri: strin
 function registerResources (server: McpServer, registry: ToolRegistry, caller: Caller, visible: Set<string>): void {
   if (visible.has('cluster_status')) {
     server.registerResource('cluster', 'kafscale://cluster', { title: 'KafScale cluster status', description: 'Brokers, topics, S3 and etcd state (cluster_status)', mimeType: 'application/json' },
-      async (uri) => jsonContents(uri, await readThrough(registry, caller, 'cluster_status', {})))
+      async (uri) => jsonContents(uri, await readThrough(registry, caller, 'cluster_status', {}, uri)))
   }
   if (visible.has('describe_topics') && visible.has('list_topics')) {
     server.registerResource('topic', new ResourceTemplate('kafscale://topics/{name}', {
@@ -102,7 +153,12 @@ function registerResources (server: McpServer, registry: ToolRegistry, caller: C
         return { resources: topics.map((t) => ({ uri: `kafscale://topics/${encodeURIComponent(t.name)}`, name: t.name, description: `${t.partition_count} partition(s)`, mimeType: 'application/json' })) }
       }
     }), { title: 'KafScale topic', description: 'A topic with its partitions (describe_topics)', mimeType: 'application/json' },
-    async (uri, variables) => jsonContents(uri, await readThrough(registry, caller, 'describe_topics', { names: [decodeURIComponent(String(variables.name))] })))
+    async (uri, variables) => {
+      const name = uriVariable(uri, variables.name)
+      const described = await readThrough(registry, caller, 'describe_topics', { names: [name] }, uri) as { topics: Array<{ error_code: number }> }
+      if (described.topics[0]?.error_code === UNKNOWN_TOPIC_OR_PARTITION) throw new ResourceNotFoundError(uri.href, `topic ${JSON.stringify(name)} not found`)
+      return jsonContents(uri, described)
+    })
   }
   if (visible.has('describe_group') && visible.has('list_groups') && visible.has('consumer_lag')) {
     server.registerResource('group', new ResourceTemplate('kafscale://groups/{group_id}', {
@@ -112,10 +168,10 @@ function registerResources (server: McpServer, registry: ToolRegistry, caller: C
       }
     }), { title: 'KafScale consumer group', description: 'A group\'s members and its lag (describe_group, consumer_lag)', mimeType: 'application/json' },
     async (uri, variables) => {
-      const groupId = decodeURIComponent(String(variables.group_id))
+      const groupId = uriVariable(uri, variables.group_id)
       const [group, lag] = await Promise.all([
-        readThrough(registry, caller, 'describe_group', { group_id: groupId }),
-        readThrough(registry, caller, 'consumer_lag', { group_id: groupId, limit: 50 })
+        readThrough(registry, caller, 'describe_group', { group_id: groupId }, uri),
+        readThrough(registry, caller, 'consumer_lag', { group_id: groupId, limit: 50 }, uri)
       ])
       return jsonContents(uri, { group, lag })
     })
@@ -170,13 +226,18 @@ function registerPrompts (server: McpServer, visible: Set<string>): void {
 
 /** A fresh MCP server with the tools this caller may see: the SDK asks for one per request (stateless). */
 export function buildMcpServer (registry: ToolRegistry, version: string, caller: Caller): McpServer {
-  const server = new McpServer({ name: SERVER_NAME, version }, { instructions: INSTRUCTIONS })
-  // One policy decision per tool and request: what to list, what to challenge, what to serve.
+  const served = new Set<string>()
+  const server = createMcpServer({ name: SERVER_NAME, version }, { instructions: INSTRUCTIONS }, {
+    serves: (name) => served.has(name),
+    callUnserved: async (name, args, ctx) => await callUnserved(registry, perCall(caller, ctx.mcpReq.id), name, args, ctx.mcpReq.signal)
+  })
+  // One policy decision per tool and request: what to list and what to serve.
   const callable = new Set<string>()
   for (const tool of registry.list()) {
     const decision = registry.decide(caller.principal, tool)
     if (!isVisible(decision)) continue
-    register(server, registry, tool, caller, decision.missingScopes)
+    register(server, registry, tool, caller)
+    served.add(tool.definition.name)
     if (decision.allowed) callable.add(tool.definition.name)
   }
   registerResources(server, registry, caller, callable)

@@ -152,7 +152,7 @@ t.test('the policy reloads when its file changes', async (t) => {
 t.test('every call leaves an audit record; audit verify checks the chain', async (t) => {
   const lines = readFileSync(auditPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, any>)
   t.ok(lines.length >= 8, `${lines.length} records`)
-  const denied = lines.find((r) => r.decision === 'deny' && r.tool === 'mutation_probe')
+  const denied = lines.find((r) => r.decision === 'deny' && r.tool === 'mutation_probe' && r.transport === 'rest')
   t.match(denied, {
     request_id: String, transport: 'rest', principal: { id: `oidc:${idp.issuer}|bob`, sub: 'bob', iss: idp.issuer, client_id: 'claude' },
     roles: ['observer'], tool: 'mutation_probe', arguments: {}, arguments_sha256: /^[0-9a-f]{64}$/, decision: 'deny', rule: 'no-role-grants-tool',
