@@ -24,9 +24,11 @@ writeFileSync(policyPath, `
 roles:
   observer: { tools: ["@observe"] }
   operator: { tools: ["@observe", "@mutate"] }
+  lag-reader: { tools: ["list_*", "describe_*", "consumer_lag"] }
 bindings:
   - { name: sre-operators, groups: [sre], roles: [operator] }
-  - { name: everyone-observes, everyone: true, roles: [observer] }
+  - { name: observers, subjects: [bob], roles: [observer] }
+  - { name: lag-readers, subjects: [dana], roles: [lag-reader] }
 `)
 
 const auditPath = join(dir, 'audit.jsonl')
@@ -142,6 +144,20 @@ t.test('a scope challenge is audited: HTTP 403 over /mcp, an isError result over
   t.match(overSse.result, { isError: true, _meta: { 'io.kafscale/error': { code: 'KSMCP_ERR_INSUFFICIENT_SCOPE', statusCode: 403 } } })
   t.match(overSse.records, [{ tool: 'mutation_probe', decision: 'deny', error_code: 'KSMCP_ERR_INSUFFICIENT_SCOPE' }])
   t.equal(overSse.records.length, 1)
+})
+
+t.test('resources and prompts behind a tool the caller may not call are not served', async (t) => {
+  const client = await connectClient(server.base, 'legacy', await bearer('dana', 'kafscale:observe'))
+  t.teardown(async () => { await client.close() })
+  t.same((await client.listResources()).resources.filter((r) => r.uri === 'kafscale://cluster'), [], 'kafscale://cluster needs cluster_status')
+  t.same((await client.listPrompts()).prompts.map((p) => p.name), ['diagnose-consumer-lag'], 'cluster-health-report needs cluster_health')
+  const read = await audited(auditPath, async () => await client.readResource({ uri: 'kafscale://cluster' }).catch((err: unknown) => err))
+  t.ok(read.result instanceof ResourceNotFoundError, 'reading it is resource-not-found')
+  t.same(read.records, [], 'and runs no tool')
+  await t.rejects(client.getPrompt({ name: 'cluster-health-report' }), { code: -32602, message: /Prompt cluster-health-report not found/ })
+  const topic = await audited(auditPath, async () => await client.readResource({ uri: 'kafscale://topics/orders' }))
+  t.match(JSON.parse((topic.result.contents[0] as { text: string }).text), { topics: [{ name: 'orders' }] }, 'what the tools allow is served')
+  t.match(topic.records, [{ tool: 'describe_topics', principal: { sub: 'dana' }, decision: 'allow', rule: 'lag-readers/lag-reader', outcome: 'ok' }], 'and audited')
 })
 
 t.test('stdio: every call attempt leaves exactly one audit record', async (t) => {
