@@ -13,6 +13,10 @@ export interface EtcdProcess {
   stop: () => Promise<void>
   /** Starts etcd again on the same ports and data. */
   start: () => Promise<void>
+  /** Freezes etcd (SIGSTOP): connections stay open and nothing answers, as with a hung host. */
+  pause: () => void
+  /** Thaws a paused etcd (SIGCONT). */
+  resume: () => void
   destroy: () => Promise<void>
 }
 
@@ -77,7 +81,10 @@ export async function startEtcd (extraArgs: string[] = []): Promise<EtcdProcess>
     client,
     stop,
     start,
+    pause: () => { child?.kill('SIGSTOP') },
+    resume: () => { child?.kill('SIGCONT') },
     destroy: async () => {
+      child?.kill('SIGCONT')
       client.close()
       await stop()
       rmSync(dataDir, { recursive: true, force: true })
