@@ -101,10 +101,12 @@ export function isLoopback (host: string): boolean {
 
 export function usage (): string {
   const lines = ['Usage: kafscale-mcp [options]', '', 'Serves KafScale cluster insight to MCP clients at /mcp and as REST at /api/v1/tools/<name>.', '', 'Options (each also an environment variable):']
-  for (const s of SETTINGS) {
-    lines.push(`  --${s.flag}${s.boolean === true ? '' : ' VALUE'}`.padEnd(32) + s.help + (s.env !== undefined ? `  [${s.env}]` : ''))
-  }
-  lines.push('  --help'.padEnd(32) + 'show this help', '  --version'.padEnd(32) + 'print the version', '', 'Other commands:', '  kafscale-mcp audit verify FILE   check the hash chain of an audit file')
+  const options: Array<[string, string]> = SETTINGS.map((s) => [`--${s.flag}${s.boolean === true ? '' : ' VALUE'}`, s.help + (s.env !== undefined ? `  [${s.env}]` : '')])
+  options.push(['--help', 'show this help'], ['--version', 'print the version'])
+  // The help column starts after the longest option, so no option runs into its text.
+  const width = Math.max(...options.map(([option]) => option.length)) + 2
+  for (const [option, help] of options) lines.push(`  ${option.padEnd(width)}${help}`)
+  lines.push('', 'Other commands:', '  kafscale-mcp audit verify FILE   check the hash chain of an audit file')
   return lines.join('\n')
 }
 
@@ -198,10 +200,11 @@ export function loadConfig (argv: string[], env: NodeJS.ProcessEnv): Config {
   const authMode = modeText as Config['authMode']
   const environment = raw('env') ?? ''
   const insecureNoAuth = bool('insecure-no-auth')
-  const host = listen?.host ?? '0.0.0.0'
+  // A bad address is reported above; the checks below then judge the address meant.
+  const host = listen?.host ?? (demo ? '127.0.0.1' : '0.0.0.0')
   const stdio = values.stdio === true
   if (stdio && bool('audit-stdout')) problems.push('--stdio speaks MCP on stdout: send the audit to a file (--audit-file) instead of --audit-stdout')
-  if (authMode === 'none' && !isLoopback(host) && !insecureNoAuth && !stdio) {
+  if (authMode === 'none' && listen !== undefined && !isLoopback(host) && !insecureNoAuth && !stdio) {
     problems.push(`refusing to serve without authentication on ${host}: configure OIDC (KAFSCALE_MCP_OIDC_ISSUER) or a token, listen on 127.0.0.1, or pass --insecure-no-auth`)
   }
   if (authMode === 'static') {
