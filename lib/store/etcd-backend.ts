@@ -152,11 +152,19 @@ function readTlsFiles (tls: EtcdTlsFiles): NonNullable<IOptions['credentials']> 
  * becomes "No connection established. Last error: connect ECONNREFUSED 127.0.0.1:2379".
  */
 function grpcReason (message: string): string {
-  return message.split('\n')[0]!
+  const reason = message.split('\n')[0]!
     .replace(/^\d+ [A-Z_]+: /, '')
     .replace(/\.? Resolution note: ?$/, '')
     .replace(/Last error: Error: /, 'Last error: ')
+  return TLS_FAILURES.find(({ pattern }) => pattern.test(reason))?.meaning ?? reason
 }
+
+// OpenSSL's own words for a failed handshake name a source file, not the fix.
+const TLS_FAILURES = [
+  { pattern: /alert (bad certificate|certificate required|unknown ca|certificate unknown)/, meaning: 'the TLS handshake was refused: etcd requires a client certificate signed by a CA it trusts' },
+  { pattern: /unable to verify|self[- ]signed certificate|unable to get (local )?issuer|certificate verify failed/, meaning: 'etcd\'s TLS certificate is not signed by a trusted CA: give the CA that signed it' },
+  { pattern: /Hostname\/IP does not match|does not match certificate's altnames/, meaning: 'etcd\'s TLS certificate does not name this endpoint\'s host' }
+]
 
 async function withDeadline (promise: Promise<unknown>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined
