@@ -64,15 +64,17 @@ t.test('a server certificate not signed by the given CA is refused', async (t) =
   t.equal(refused.body.message, `etcd unavailable: ${etcd.endpoint}: etcd's TLS certificate is not signed by a trusted CA: give the CA that signed it`)
 })
 
-t.test('TLS settings are checked at start, every problem in words', async (t) => {
-  const problems = (argv: string[], env: Record<string, string> = {}): string => {
-    try {
-      loadConfig(['--http-addr', '127.0.0.1:0', ...argv], env)
-      return ''
-    } catch (err) {
-      return (err as Error).message
-    }
+/** The configuration problems loadConfig reports, or "" when it accepts the flags. */
+function problems (argv: string[], env: Record<string, string> = {}): string {
+  try {
+    loadConfig(['--http-addr', '127.0.0.1:0', ...argv], env)
+    return ''
+  } catch (err) {
+    return (err as Error).message
   }
+}
+
+t.test('TLS settings are checked at start, every problem in words', async (t) => {
   t.equal(problems(['--etcd-endpoints', 'https://etcd.example:2379', '--etcd-ca-file', certs.caFile, '--etcd-cert-file', certs.clientCertFile, '--etcd-key-file', certs.clientKeyFile]), '')
   t.same(loadConfig(['--http-addr', '127.0.0.1:0', '--etcd-endpoints', 'https://etcd.example:2379'], { KAFSCALE_MCP_ETCD_CA_FILE: certs.caFile, KAFSCALE_MCP_ETCD_CERT_FILE: certs.clientCertFile, KAFSCALE_MCP_ETCD_KEY_FILE: certs.clientKeyFile }).etcdTls,
     { caFile: certs.caFile, certFile: certs.clientCertFile, keyFile: certs.clientKeyFile }, 'the environment variables set the same')
@@ -85,20 +87,13 @@ t.test('TLS settings are checked at start, every problem in words', async (t) =>
 })
 
 t.test('the etcd password never goes in clear text to another host unless allowed', async (t) => {
-  const problems = (argv: string[], env: Record<string, string> = {}): string => {
-    try {
-      loadConfig(['--http-addr', '127.0.0.1:0', '--etcd-username', 'mcp', ...argv], env)
-      return ''
-    } catch (err) {
-      return (err as Error).message
-    }
-  }
-  t.equal(problems(['--etcd-endpoints', 'http://127.0.0.1:2379,http://etcd.kafscale.svc:2379', '--etcd-password', 's3cret']),
+  const withUser = (argv: string[], env: Record<string, string> = {}): string => problems(['--etcd-username', 'mcp', ...argv], env)
+  t.equal(withUser(['--etcd-endpoints', 'http://127.0.0.1:2379,http://etcd.kafscale.svc:2379', '--etcd-password', 's3cret']),
     'invalid configuration: refusing to send the etcd password in clear text over http://etcd.kafscale.svc:2379: use https:// endpoints (with KAFSCALE_MCP_ETCD_CA_FILE (--etcd-ca-file) for a private CA), or pass KAFSCALE_MCP_ETCD_ALLOW_INSECURE_PASSWORD (--etcd-allow-insecure-password)')
-  t.notMatch(problems(['--etcd-endpoints', 'http://etcd.kafscale.svc:2379', '--etcd-password', 's3cret']), 's3cret', 'the refusal does not repeat the password')
-  t.equal(problems(['--etcd-endpoints', 'http://etcd.kafscale.svc:2379', '--etcd-password', 's3cret', '--etcd-allow-insecure-password']), '')
-  t.equal(problems(['--etcd-endpoints', 'http://etcd.kafscale.svc:2379'], { KAFSCALE_MCP_ETCD_PASSWORD: 's3cret', KAFSCALE_MCP_ETCD_ALLOW_INSECURE_PASSWORD: 'true' }), '')
-  t.equal(problems(['--etcd-endpoints', 'http://localhost:2379,http://[::1]:2379', '--etcd-password', 's3cret']), '', 'loopback stays on the host')
-  t.equal(problems(['--etcd-endpoints', 'https://etcd.kafscale.svc:2379', '--etcd-password', 's3cret']), '', 'https:// is fine')
-  t.equal(problems(['--etcd-endpoints', 'http://etcd.kafscale.svc:2379']), '', 'no password, nothing to protect')
+  t.notMatch(withUser(['--etcd-endpoints', 'http://etcd.kafscale.svc:2379', '--etcd-password', 's3cret']), 's3cret', 'the refusal does not repeat the password')
+  t.equal(withUser(['--etcd-endpoints', 'http://etcd.kafscale.svc:2379', '--etcd-password', 's3cret', '--etcd-allow-insecure-password']), '')
+  t.equal(withUser(['--etcd-endpoints', 'http://etcd.kafscale.svc:2379'], { KAFSCALE_MCP_ETCD_PASSWORD: 's3cret', KAFSCALE_MCP_ETCD_ALLOW_INSECURE_PASSWORD: 'true' }), '')
+  t.equal(withUser(['--etcd-endpoints', 'http://localhost:2379,http://[::1]:2379', '--etcd-password', 's3cret']), '', 'loopback stays on the host')
+  t.equal(withUser(['--etcd-endpoints', 'https://etcd.kafscale.svc:2379', '--etcd-password', 's3cret']), '', 'https:// is fine')
+  t.equal(withUser(['--etcd-endpoints', 'http://etcd.kafscale.svc:2379']), '', 'no password, nothing to protect')
 })
