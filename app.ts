@@ -54,7 +54,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   await app.register(storePlugin, options.backend !== undefined
     ? { backend: options.backend }
     : config.etcdEndpoints.length > 0
-      ? { etcd: { endpoints: config.etcdEndpoints, username: config.etcdUsername, password: config.etcdPassword, timeoutMs: config.etcdTimeoutMs } }
+      ? { etcd: { endpoints: config.etcdEndpoints, username: config.etcdUsername, password: config.etcdPassword, timeoutMs: config.etcdTimeoutMs, ...(config.etcdTls !== undefined ? { tls: config.etcdTls } : {}) } }
       : {})
   await app.register(metricsPlugin, { brokerMetricsUrl: config.brokerMetricsUrl, brokerMetricsUrls: config.brokerMetricsUrls, operatorMetricsUrl: config.operatorMetricsUrl, timeoutMs: config.metricsTimeoutMs, cacheTtlMs: config.metricsCacheTtlMs })
   await app.register(authPlugin, {

@@ -67,6 +67,9 @@ if (config.stdio) {
   await serveHttp()
 }
 
+const SHUTDOWN_GRACE_MS = 1000
+const SHUTDOWN_DEADLINE_MS = 10_000
+
 async function serveHttp (): Promise<void> {
   let closing = false
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
@@ -74,9 +77,12 @@ async function serveHttp (): Promise<void> {
       if (closing) return
       closing = true
       app.log.info({ signal }, 'shutting down')
-      // Streams are closed by the MCP plugin's preClose hook; give stragglers 10 s at most.
-      const force = setTimeout(() => process.exit(1), 10_000)
-      force.unref()
+      // Streams are closed by the MCP plugin's preClose hook and idle sockets by Fastify. A
+      // half-open connection (headers never finished) counts as busy to Node and would hold
+      // the close until its headers timeout: after a short grace for answers in flight, every
+      // remaining connection is cut. The last resort, should a close hook hang, is exit 1.
+      setTimeout(() => { app.server.closeAllConnections() }, SHUTDOWN_GRACE_MS).unref()
+      setTimeout(() => process.exit(1), SHUTDOWN_DEADLINE_MS).unref()
       void app.close().then(() => { demoMetrics?.close(); process.exit(0) })
     })
   }
@@ -84,7 +90,8 @@ async function serveHttp (): Promise<void> {
   try {
     await app.listen({ host: config.host, port: config.port })
   } catch (err) {
-    console.error(`kafscale-mcp: cannot listen on ${config.host}:${config.port}: ${(err as Error).message}`)
+    const reason = (err as NodeJS.ErrnoException).code === 'EADDRINUSE' ? 'the port is in use by another process' : (err as Error).message
+    console.error(`kafscale-mcp: cannot listen on ${config.host}:${config.port}: ${reason}\nChoose another address with --http-addr HOST:PORT (or KAFSCALE_MCP_HTTP_ADDR).`)
     process.exit(1)
   }
 

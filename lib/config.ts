@@ -1,6 +1,8 @@
+import { accessSync, constants } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { ConfigError } from './errors.ts'
 import type { OidcOptions } from './auth/oidc.ts'
+import type { EtcdTlsFiles } from './store/etcd-backend.ts'
 
 export interface Config {
   host: string
@@ -23,6 +25,8 @@ export interface Config {
   etcdUsername?: string
   etcdPassword?: string
   etcdTimeoutMs: number
+  /** CA and client certificate for https:// etcd endpoints. */
+  etcdTls?: EtcdTlsFiles
   brokerMetricsUrl?: string
   brokerMetricsUrls: Record<number, string>
   operatorMetricsUrl?: string
@@ -76,6 +80,10 @@ export const SETTINGS: Setting[] = [
   { flag: 'etcd-username', env: 'KAFSCALE_MCP_ETCD_USERNAME', help: 'etcd user' },
   { flag: 'etcd-password', env: 'KAFSCALE_MCP_ETCD_PASSWORD', help: 'etcd password' },
   { flag: 'etcd-timeout', env: 'KAFSCALE_MCP_ETCD_TIMEOUT', help: 'deadline of each etcd request, Go duration (default 2s)' },
+  { flag: 'etcd-ca-file', env: 'KAFSCALE_MCP_ETCD_CA_FILE', help: 'PEM CA bundle that signed etcd\'s certificate (https:// endpoints; default: the system\'s roots)' },
+  { flag: 'etcd-cert-file', env: 'KAFSCALE_MCP_ETCD_CERT_FILE', help: 'PEM client certificate for etcd\'s --client-cert-auth (with --etcd-key-file)' },
+  { flag: 'etcd-key-file', env: 'KAFSCALE_MCP_ETCD_KEY_FILE', help: 'PEM private key of the client certificate' },
+  { flag: 'etcd-allow-insecure-password', env: 'KAFSCALE_MCP_ETCD_ALLOW_INSECURE_PASSWORD', help: 'send the etcd password over plain http:// to a non-loopback host (dangerous)', boolean: true },
   { flag: 'broker-metrics-url', env: 'KAFSCALE_MCP_BROKER_METRICS_URL', help: 'a broker\'s Prometheus URL, e.g. http://kafscale-broker:9093/metrics' },
   { flag: 'broker-metrics-urls', env: 'KAFSCALE_MCP_BROKER_METRICS_URLS', help: 'explicit per-broker URLs, NODEID=URL comma-separated (default: derived from each broker\'s host)' },
   { flag: 'operator-metrics-url', env: 'KAFSCALE_MCP_OPERATOR_METRICS_URL', help: 'the KafScale operator\'s metrics URL, for etcd snapshot staleness in cluster_health' },
@@ -101,10 +109,12 @@ export function isLoopback (host: string): boolean {
 
 export function usage (): string {
   const lines = ['Usage: kafscale-mcp [options]', '', 'Serves KafScale cluster insight to MCP clients at /mcp and as REST at /api/v1/tools/<name>.', '', 'Options (each also an environment variable):']
-  for (const s of SETTINGS) {
-    lines.push(`  --${s.flag}${s.boolean === true ? '' : ' VALUE'}`.padEnd(32) + s.help + (s.env !== undefined ? `  [${s.env}]` : ''))
-  }
-  lines.push('  --help'.padEnd(32) + 'show this help', '  --version'.padEnd(32) + 'print the version', '', 'Other commands:', '  kafscale-mcp audit verify FILE   check the hash chain of an audit file')
+  const options: Array<[string, string]> = SETTINGS.map((s) => [`--${s.flag}${s.boolean === true ? '' : ' VALUE'}`, s.help + (s.env !== undefined ? `  [${s.env}]` : '')])
+  options.push(['--help', 'show this help'], ['--version', 'print the version'])
+  // The help column starts after the longest option, so no option runs into its text.
+  const width = Math.max(...options.map(([option]) => option.length)) + 2
+  for (const [option, help] of options) lines.push(`  ${option.padEnd(width)}${help}`)
+  lines.push('', 'Other commands:', '  kafscale-mcp audit verify FILE   check the hash chain of an audit file')
   return lines.join('\n')
 }
 
@@ -155,6 +165,27 @@ export function loadConfig (argv: string[], env: NodeJS.ProcessEnv): Config {
     if (!Number.isInteger(n) || n < 0) problems.push(`${name(flag)}: ${JSON.stringify(text)} must be a whole number, 0 or more`)
     return Number.isInteger(n) && n >= 0 ? n : fallback
   }
+  const readableFile = (flag: string): string | undefined => {
+    const path = optional(flag)
+    if (path === undefined) return undefined
+    try {
+      accessSync(path, constants.R_OK)
+    } catch (err) {
+      problems.push(`${name(flag)}: cannot read ${JSON.stringify(path)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+    }
+    return path
+  }
+  const etcdTlsFiles = (): EtcdTlsFiles | undefined => {
+    const files: EtcdTlsFiles = {}
+    const caFile = readableFile('etcd-ca-file')
+    const certFile = readableFile('etcd-cert-file')
+    const keyFile = readableFile('etcd-key-file')
+    if ((certFile === undefined) !== (keyFile === undefined)) problems.push(`a client certificate needs both ${name('etcd-cert-file')} and ${name('etcd-key-file')}`)
+    if (caFile !== undefined) files.caFile = caFile
+    if (certFile !== undefined) files.certFile = certFile
+    if (keyFile !== undefined) files.keyFile = keyFile
+    return Object.keys(files).length > 0 ? files : undefined
+  }
   const httpUrl = (flag: string): string | undefined => {
     const v = optional(flag)
     if (v !== undefined && !/^https?:\/\/\S+$/.test(v)) problems.push(`${name(flag)}: ${JSON.stringify(v)} is not an http(s) URL`)
@@ -169,6 +200,17 @@ export function loadConfig (argv: string[], env: NodeJS.ProcessEnv): Config {
   const etcdEndpoints = list('etcd-endpoints')
   for (const endpoint of etcdEndpoints) {
     if (!/^https?:\/\/[^/\s]+\/?$/.test(endpoint)) problems.push(`${name('etcd-endpoints')}: ${JSON.stringify(endpoint)} is not an http(s)://host:port URL`)
+  }
+  const etcdUsername = optional('etcd-username')
+  const etcdPassword = raw('etcd-password')
+  const etcdTls = etcdTlsFiles()
+  const etcdSchemes = new Set(etcdEndpoints.map((endpoint) => endpoint.slice(0, endpoint.indexOf(':'))))
+  // etcd3 uses one transport for every endpoint: TLS for all or for none.
+  if (etcdSchemes.size > 1) problems.push(`${name('etcd-endpoints')}: mixes http:// and https:// endpoints: use one scheme for all`)
+  if (etcdTls !== undefined && etcdSchemes.has('http')) problems.push(`${name('etcd-ca-file')}, ${name('etcd-cert-file')} and ${name('etcd-key-file')} are for https:// endpoints: use https:// in ${name('etcd-endpoints')}`)
+  if (etcdUsername !== undefined && etcdPassword !== undefined && etcdPassword !== '' && !bool('etcd-allow-insecure-password')) {
+    const exposed = etcdEndpoints.filter((endpoint) => endpoint.startsWith('http://') && !isLoopback(endpointHost(endpoint)))
+    if (exposed.length > 0) problems.push(`refusing to send the etcd password in clear text over ${exposed.join(', ')}: use https:// endpoints (with ${name('etcd-ca-file')} for a private CA), or pass ${name('etcd-allow-insecure-password')}`)
   }
   const brokerMetricsUrl = optional('broker-metrics-url')
   if (brokerMetricsUrl !== undefined && !/^https?:\/\/\S+$/.test(brokerMetricsUrl)) {
@@ -198,10 +240,11 @@ export function loadConfig (argv: string[], env: NodeJS.ProcessEnv): Config {
   const authMode = modeText as Config['authMode']
   const environment = raw('env') ?? ''
   const insecureNoAuth = bool('insecure-no-auth')
-  const host = listen?.host ?? '0.0.0.0'
+  // A bad address is reported above; the checks below then judge the address meant.
+  const host = listen?.host ?? (demo ? '127.0.0.1' : '0.0.0.0')
   const stdio = values.stdio === true
   if (stdio && bool('audit-stdout')) problems.push('--stdio speaks MCP on stdout: send the audit to a file (--audit-file) instead of --audit-stdout')
-  if (authMode === 'none' && !isLoopback(host) && !insecureNoAuth && !stdio) {
+  if (authMode === 'none' && listen !== undefined && !isLoopback(host) && !insecureNoAuth && !stdio) {
     problems.push(`refusing to serve without authentication on ${host}: configure OIDC (KAFSCALE_MCP_OIDC_ISSUER) or a token, listen on 127.0.0.1, or pass --insecure-no-auth`)
   }
   if (authMode === 'static') {
@@ -248,9 +291,10 @@ export function loadConfig (argv: string[], env: NodeJS.ProcessEnv): Config {
     rateLimitWindowMs: duration('rate-limit-window', 60_000),
     maxConcurrent: count('max-concurrent', 16),
     etcdEndpoints,
-    etcdUsername: optional('etcd-username'),
-    etcdPassword: raw('etcd-password'),
+    etcdUsername,
+    etcdPassword,
     etcdTimeoutMs: duration('etcd-timeout', 2000),
+    ...(etcdTls !== undefined ? { etcdTls } : {}),
     brokerMetricsUrl,
     brokerMetricsUrls: perBrokerUrls,
     operatorMetricsUrl: httpUrl('operator-metrics-url'),
@@ -274,6 +318,15 @@ export function loadConfig (argv: string[], env: NodeJS.ProcessEnv): Config {
   if (config.metricsTimeoutMs <= 0) problems.push(`${name('metrics-timeout')}: must be more than 0`)
   if (problems.length > 0) throw new ConfigError(problems.join('; '))
   return config
+}
+
+/** The host of an http(s)://host:port endpoint, brackets kept for IPv6 as isLoopback expects. */
+function endpointHost (endpoint: string): string {
+  try {
+    return new URL(endpoint).hostname
+  } catch {
+    return '' // reported as an invalid endpoint already
+  }
 }
 
 function parseListenAddress (addr: string): { host: string, port: number } | undefined {

@@ -16,8 +16,9 @@ export const TooManySessionsError = createError('KSMCP_ERR_TOO_MANY_SESSIONS', '
 export const StoreNotConfiguredError = createError('KSMCP_ERR_STORE_NOT_CONFIGURED', 'metadata store not configured: set KAFSCALE_MCP_ETCD_ENDPOINTS (or --etcd-endpoints)', 503)
 export const SnapshotUnavailableError = createError('KSMCP_ERR_SNAPSHOT_UNAVAILABLE', 'cluster metadata snapshot not loaded yet: %s', 503)
 export const EtcdUnavailableError = createError('KSMCP_ERR_ETCD_UNAVAILABLE', 'etcd unavailable: %s', 503)
-export const EtcdTimeoutError = createError('KSMCP_ERR_ETCD_TIMEOUT', 'etcd did not answer within %d ms', 504)
+export const EtcdTimeoutError = createError('KSMCP_ERR_ETCD_TIMEOUT', 'etcd did not answer within %d ms at %s', 504)
 export const CorruptValueError = createError('KSMCP_ERR_CORRUPT_VALUE', 'corrupt value at etcd key %s: %s', 502)
+export const EtcdTlsFileError = createError('KSMCP_ERR_ETCD_TLS_FILE', 'cannot read the etcd %s file %s: %s')
 
 export const MetricsNotConfiguredError = createError('KSMCP_ERR_METRICS_NOT_CONFIGURED', 'metrics provider not configured: set KAFSCALE_MCP_BROKER_METRICS_URL (or --broker-metrics-url)', 503)
 export const MetricsRequestError = createError('KSMCP_ERR_METRICS_FAILED', 'metrics request failed: %s', 502)

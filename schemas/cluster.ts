@@ -17,8 +17,9 @@ export const ClusterStatusOutput = Type.Object({
     state: Type.Union([Type.Literal('connected'), Type.Literal('disconnected'), Type.Literal('not_configured')], {
       description: 'connected: the last etcd exchange succeeded; the metadata above may be a cached copy when disconnected'
     }),
+    since: Type.Optional(Type.String({ description: 'when etcd entered this state (RFC 3339)' })),
     snapshot_loaded_at: Type.Optional(Type.String()),
-    error: Type.Optional(Type.String())
+    error: Type.Optional(Type.String({ description: 'why etcd is disconnected, or why its latest snapshot was not applied' }))
   }),
   observed_at: ObservedAt
 })

@@ -114,9 +114,12 @@ t.test('a full OIDC + RBAC + audit values file renders what it says', async (t) 
     KAFSCALE_MCP_OIDC_GROUPS_CLAIM: 'roles',
     KAFSCALE_MCP_OIDC_ALGORITHMS: 'RS256,ES256',
     KAFSCALE_MCP_OIDC_MAX_TOKEN_LIFETIME: '30m',
-    KAFSCALE_MCP_ETCD_ENDPOINTS: 'http://etcd-0.etcd:2379,http://etcd-1.etcd:2379',
+    KAFSCALE_MCP_ETCD_ENDPOINTS: 'https://etcd-0.etcd:2379,https://etcd-1.etcd:2379',
     KAFSCALE_MCP_ETCD_USERNAME: 'mcp-reader',
     KAFSCALE_MCP_ETCD_PASSWORD: { secretKeyRef: { name: 'etcd-credentials', key: 'password' } },
+    KAFSCALE_MCP_ETCD_CA_FILE: '/var/run/secrets/kafscale-mcp/etcd-tls/ca.crt',
+    KAFSCALE_MCP_ETCD_CERT_FILE: '/var/run/secrets/kafscale-mcp/etcd-tls/tls.crt',
+    KAFSCALE_MCP_ETCD_KEY_FILE: '/var/run/secrets/kafscale-mcp/etcd-tls/tls.key',
     KAFSCALE_MCP_BROKER_METRICS_URLS: '0=http://broker-0.kafscale:9093/metrics',
     KAFSCALE_MCP_OPERATOR_METRICS_URL: 'http://kafscale-operator.kafscale.svc:8080/metrics',
     KAFSCALE_ENV: 'prod',
@@ -133,7 +136,11 @@ t.test('a full OIDC + RBAC + audit values file renders what it says', async (t) 
   const policy = parsePolicy(configMap.data['policy.yaml'], 'policy.yaml')
   t.same(Object.keys(policy.roles).sort(), ['lag-reader', 'observer'], 'the policy ConfigMap is a policy the service accepts')
   const mounts = deployment.spec.template.spec.containers[0].volumeMounts.map((m: any) => m.mountPath)
-  t.same(mounts, ['/tmp', '/etc/kafscale-mcp/policy', '/var/log/kafscale-mcp'])
+  t.same(mounts, ['/tmp', '/etc/kafscale-mcp/policy', '/var/run/secrets/kafscale-mcp/etcd-tls', '/var/log/kafscale-mcp'])
+  t.same(deployment.spec.template.spec.volumes.find((v: any) => v.name === 'etcd-tls'), {
+    name: 'etcd-tls',
+    secret: { secretName: 'etcd-client-tls', items: [{ key: 'ca.crt', path: 'ca.crt' }, { key: 'tls.crt', path: 'tls.crt' }, { key: 'tls.key', path: 'tls.key' }] }
+  }, 'the etcd TLS files come from the Secret, mounted read-only')
   const np = manifests.find((m) => m.kind === 'NetworkPolicy')!
   t.same(np.spec.ingress[0].from[0].namespaceSelector.matchExpressions[0].values, ['ingress-nginx', 'ai-agents'])
   t.ok(np.spec.egress[1].ports.some((p: any) => p.port === 443), 'egress to the identity provider')
@@ -154,4 +161,21 @@ t.test('no authentication configured: the install fails with the fix in words', 
   const { code, stderr } = await helm(['template', 'kafscale', CHART, '--set', 'mcp.enabled=true', '--kube-version', '1.31.0'])
   t.not(code, 0)
   t.match(stderr, 'the service refuses to serve without authentication')
+})
+
+t.test('the etcd password over plain http:// fails the install unless allowed', async (t) => {
+  const withPassword = ['-f', fixture('kafscale-docs-values.yaml'), '--set', 'mcp.etcd.username=mcp', '--set', 'mcp.etcd.password=s3cret']
+  const refused = await helm(['template', 'kafscale', CHART, '--kube-version', '1.31.0', ...withPassword])
+  t.not(refused.code, 0)
+  t.match(refused.stderr, 'mcp.etcd: the service refuses to send the etcd password in clear text over http://etcd.kafscale.svc:2379. Use https:// endpoints')
+  t.notMatch(refused.stderr, 's3cret')
+  const allowed = await render([...withPassword, '--set', 'mcp.etcd.allowInsecurePassword=true'])
+  const env = Object.fromEntries(envOf(allowed.find((m) => m.kind === 'Deployment')!).map((e) => [e.name, e.value ?? e.valueFrom]))
+  t.equal(env.KAFSCALE_MCP_ETCD_ALLOW_INSECURE_PASSWORD, 'true')
+  const tls = await render(['-f', fixture('kafscale-docs-values.yaml'), '--set', 'mcp.etcdEndpoints[0]=https://etcd.kafscale.svc:2379', '--set', 'mcp.etcd.tls.existingSecret=etcd-ca', '--set', 'mcp.etcd.tls.certKey=', '--set', 'mcp.etcd.tls.keyKey='])
+  const tlsDeployment = tls.find((m) => m.kind === 'Deployment')!
+  const tlsEnv = envOf(tlsDeployment).map((e) => e.name)
+  t.ok(tlsEnv.includes('KAFSCALE_MCP_ETCD_CA_FILE'), 'a CA alone')
+  t.notOk(tlsEnv.includes('KAFSCALE_MCP_ETCD_CERT_FILE') || tlsEnv.includes('KAFSCALE_MCP_ETCD_KEY_FILE'), 'no client certificate when its keys are ""')
+  t.same(tlsDeployment.spec.template.spec.volumes.find((v: any) => v.name === 'etcd-tls').secret.items, [{ key: 'ca.crt', path: 'ca.crt' }])
 })

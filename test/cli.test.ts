@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process'
+import { connect, createServer, type AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { connectClient } from './helpers/server.ts'
@@ -60,4 +61,50 @@ t.test('the demo serves the embedded cluster, prints client config, and stops on
   t.equal(exit.code, 0)
   t.ok(Date.now() - stopping < 5000, 'stops promptly')
   t.notMatch(exit.stderr + exit.stdout, 'canary-token-1234', 'the token never reaches a log line')
+})
+
+t.test('--help: every option stands apart from its help text', async (t) => {
+  const help = await run(['--help']).done
+  const optionLines = help.stdout.split('\n').filter((line) => /^ {2}--/.test(line))
+  t.ok(optionLines.length > 40, 'every option is listed')
+  for (const line of optionLines) t.match(line, /^ {2}--[a-z-]+( VALUE)? {2,}\S/, line.slice(0, 40))
+  t.match(help.stdout, /--oidc-max-token-lifetime VALUE {2}refuse tokens/)
+})
+
+t.test('a bad --http-addr with --demo is the one problem reported', async (t) => {
+  const bad = await run(['--demo', '--http-addr', 'nowhere']).done
+  t.equal(bad.code, 2)
+  t.match(bad.stderr, 'kafscale-mcp: invalid configuration: KAFSCALE_MCP_HTTP_ADDR (--http-addr): "nowhere" is not host:port or :port with a port from 0 to 65535\n')
+  t.notMatch(bad.stderr, 'refusing to serve without authentication')
+})
+
+t.test('a busy port: the error says how to choose another address', async (t) => {
+  const holder = createServer()
+  await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { holder.close() })
+  const { port } = holder.address() as AddressInfo
+  const busy = await run(['--http-addr', `127.0.0.1:${port}`]).done
+  t.equal(busy.code, 1)
+  t.match(busy.stderr, `kafscale-mcp: cannot listen on 127.0.0.1:${port}: the port is in use by another process`)
+  t.match(busy.stderr, 'Choose another address with --http-addr HOST:PORT (or KAFSCALE_MCP_HTTP_ADDR).')
+})
+
+t.test('SIGTERM with a half-open connection: the socket is closed and the exit code is 0', async (t) => {
+  const port = await freePort()
+  const demo = run(['--demo', '--http-addr', `127.0.0.1:${port}`])
+  const deadline = Date.now() + 10_000
+  while (!demo.output().includes('is serving the demo cluster') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+  // A request line and headers, never the blank line that ends them.
+  const halfOpen = connect(port, '127.0.0.1')
+  halfOpen.on('error', () => {})
+  const closed = new Promise<void>((resolve) => halfOpen.once('close', () => resolve()))
+  await new Promise<void>((resolve) => halfOpen.once('connect', () => resolve()))
+  halfOpen.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n')
+  // The server has seen the headers once it answers a complete request on another connection.
+  t.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200)
+  demo.child.kill('SIGTERM')
+  const exit = await demo.done
+  t.equal(exit.code, 0, 'a clean exit, not the forced one')
+  await closed
+  t.equal(halfOpen.destroyed, true, 'the half-open socket was closed by the server')
 })

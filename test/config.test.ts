@@ -8,6 +8,8 @@ t.test('reference environment variables keep their meaning', async (t) => {
     KAFSCALE_MCP_ETCD_ENDPOINTS: 'http://etcd-0:2379, http://etcd-1:2379',
     KAFSCALE_MCP_ETCD_USERNAME: 'root',
     KAFSCALE_MCP_ETCD_PASSWORD: 'pw',
+    // New here (the reference sends the password over http:// silently): an explicit opt-in.
+    KAFSCALE_MCP_ETCD_ALLOW_INSECURE_PASSWORD: 'true',
     KAFSCALE_MCP_BROKER_METRICS_URL: 'http://broker:9093/metrics',
     KAFSCALE_MCP_SESSION_TIMEOUT: '30m',
     KAFSCALE_ENV: 'staging'

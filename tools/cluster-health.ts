@@ -2,7 +2,8 @@ import type { FastifyInstance } from 'fastify'
 import { ClusterHealthInput, ClusterHealthOutput } from '../schemas/health.ts'
 import { defineTool, observedAt, type ToolContext } from '../lib/tool.ts'
 import { computeLag } from '../lib/lag.ts'
-import type { SnapshotView } from '../lib/store/kafscale-store.ts'
+import { SNAPSHOT_KEY } from '../lib/kafscale/keys.ts'
+import { isEtcdUnreachable, type SnapshotView, type StoreHealth } from '../lib/store/kafscale-store.ts'
 import { READ_ONLY } from './read-only.ts'
 
 const description = 'Diagnose the cluster: a plain-language diagnosis and structured findings with severity. It checks ' +
@@ -29,12 +30,12 @@ export default async function clusterHealthTool (app: FastifyInstance): Promise<
     annotations: { ...READ_ONLY, openWorldHint: true },
     async handler ({ lag_threshold: lagThreshold = 10_000 }, ctx) {
       const store = ctx.store()
-      const view = store.snapshotView()
+      // etcd down since the start leaves no snapshot to check: that is the diagnosis.
+      if (store.loadedView() === undefined) await store.reload()
+      const view = store.loadedView()
+      if (view === undefined) return withoutSnapshot(store.health())
       const findings: Finding[] = []
       const checked: string[] = ['etcd', 'snapshot']
-      const storeHealth = store.health()
-      if (!storeHealth.connected) findings.push(finding('critical', 'ETCD_DISCONNECTED', `etcd does not answer; answers use the snapshot cached at ${storeHealth.snapshotLoadedAt ?? 'start'}`, ['etcd']))
-      else if (storeHealth.lastError !== undefined) findings.push(finding('warning', 'SNAPSHOT_UNREADABLE', storeHealth.lastError, ['/kafscale/metadata/snapshot']))
       findings.push(...snapshotFindings(view))
 
       const [groups, leases, lag, metrics, operator] = await Promise.allSettled([
@@ -44,8 +45,16 @@ export default async function clusterHealthTool (app: FastifyInstance): Promise<
         ctx.hasMetrics ? ctx.metrics().collect(view.snapshot.brokers) : Promise.resolve(undefined),
         ctx.operatorMetrics?.scrape()
       ])
-      const unavailable = (check: string, result: PromiseRejectedResult): Finding =>
-        finding('warning', 'CHECK_UNAVAILABLE', `the ${check} check could not read its data: ${(result.reason as Error).message}`, [check])
+      // The reads above just tried etcd, so its state is the present one. Checks that could not
+      // reach etcd belong to one ETCD_DISCONNECTED finding; any other failure is its own.
+      const cutOff: string[] = []
+      const unavailable = (check: string, result: PromiseRejectedResult): Finding[] => {
+        if (isEtcdUnreachable(result.reason)) {
+          cutOff.push(check)
+          return []
+        }
+        return [finding('warning', 'CHECK_UNAVAILABLE', `the ${check} check could not read its data: ${(result.reason as Error).message}`, [check])]
+      }
 
       if (metrics.status === 'fulfilled' && metrics.value !== undefined) {
         checked.push('broker-metrics')
@@ -57,7 +66,7 @@ export default async function clusterHealthTool (app: FastifyInstance): Promise<
       if (leases.status === 'fulfilled') {
         checked.push('partition-leases')
         findings.push(...partitionLeaseFindings(view, leases.value.partitions))
-      } else findings.push(unavailable('leases', leases))
+      } else findings.push(...unavailable('partition-leases', leases))
       if (groups.status === 'fulfilled') {
         checked.push('consumer-groups')
         if (leases.status === 'fulfilled') {
@@ -67,22 +76,46 @@ export default async function clusterHealthTool (app: FastifyInstance): Promise<
         }
         const memberless = groups.value.filter((g) => g.memberCount === 0).map((g) => g.groupId)
         if (memberless.length > 0) findings.push(finding('warning', 'GROUP_WITHOUT_MEMBERS', `${memberless.length} group(s) have committed offsets but no members: stopped or abandoned consumers`, memberless))
-      } else findings.push(unavailable('consumer-groups', groups))
+      } else findings.push(...unavailable('consumer-groups', groups))
       if (lag.status === 'fulfilled') {
         checked.push('consumer-lag')
         const behind = lag.value.groups.filter((g) => g.max_lag > lagThreshold)
         if (behind.length > 0) findings.push(finding('warning', 'CONSUMER_LAG_HIGH', `${behind.length} group(s) lag more than ${lagThreshold} records on a partition`, behind.map((g) => `${g.group_id} (max lag ${g.max_lag})`)))
-      } else findings.push(unavailable('consumer-lag', lag))
+      } else findings.push(...unavailable('consumer-lag', lag))
       if (ctx.operatorMetrics !== undefined) {
         checked.push('etcd-backups')
         findings.push(...operatorFindings(operator))
       }
 
+      findings.push(...etcdFindings(store.health(), cutOff))
+
       findings.sort((a, b) => RANK[a.severity] - RANK[b.severity])
-      const status: ClusterHealthOutput['status'] = findings.some((f) => f.severity === 'critical') ? 'critical' : findings.some((f) => f.severity === 'warning') ? 'degraded' : 'healthy'
+      const status = statusOf(findings)
       return { status, diagnosis: diagnose(status, findings, view, ctx, groups, metrics), findings, checked, observed_at: observedAt() }
     }
   }))
+}
+
+function statusOf (findings: Finding[]): ClusterHealthOutput['status'] {
+  return findings.some((f) => f.severity === 'critical') ? 'critical' : findings.some((f) => f.severity === 'warning') ? 'degraded' : 'healthy'
+}
+
+/** No snapshot has been read since the start: only etcd's own state can be reported. */
+function withoutSnapshot (health: StoreHealth): ClusterHealthOutput {
+  const findings = health.connected
+    ? [finding('critical', 'SNAPSHOT_UNREADABLE', `${health.snapshotError ?? 'the metadata snapshot could not be read'}; no other check can run without it`, [SNAPSHOT_KEY])]
+    : [finding('critical', 'ETCD_DISCONNECTED', `etcd does not answer (${health.connectionError ?? 'no answer yet'}); no metadata snapshot has been read since the start, so no other check can run`, ['etcd'])]
+  return { status: 'critical', diagnosis: describeProblems('critical', findings), findings, checked: ['etcd', 'snapshot'], observed_at: observedAt() }
+}
+
+function etcdFindings (health: StoreHealth, cutOff: string[]): Finding[] {
+  if (!health.connected || cutOff.length > 0) {
+    const since = health.since !== undefined && !health.connected ? ` since ${health.since}` : ''
+    const skipped = cutOff.length > 0 ? `; the ${cutOff.join(', ')} check(s) could not run` : ''
+    return [finding('critical', 'ETCD_DISCONNECTED', `etcd does not answer${since} (${health.connectionError ?? 'reads failed during this check'}): answers use the snapshot cached at ${health.snapshotLoadedAt ?? 'start'}${skipped}`, ['etcd', ...cutOff])]
+  }
+  if (health.snapshotError !== undefined) return [finding('warning', 'SNAPSHOT_UNREADABLE', `${health.snapshotError}; answers use the previous snapshot`, [SNAPSHOT_KEY])]
+  return []
 }
 
 function snapshotFindings ({ snapshot }: SnapshotView): Finding[] {
@@ -139,10 +172,12 @@ function operatorFindings (operator: PromiseSettledResult<Awaited<ReturnType<Non
   return out
 }
 
+function describeProblems (status: string, findings: Finding[]): string {
+  return `${status === 'critical' ? 'Critical' : 'Degraded'}: ${findings.filter((f) => f.severity !== 'info').map((f) => f.summary).join('; ')}.`
+}
+
 function diagnose (status: string, findings: Finding[], { snapshot }: SnapshotView, ctx: ToolContext, groups: PromiseSettledResult<unknown[]>, metrics: PromiseSettledResult<{ aggregate: { s3State: string } } | undefined>): string {
-  if (status !== 'healthy') {
-    return `${status === 'critical' ? 'Critical' : 'Degraded'}: ${findings.filter((f) => f.severity !== 'info').map((f) => f.summary).join('; ')}.`
-  }
+  if (status !== 'healthy') return describeProblems(status, findings)
   const partitions = snapshot.topics.reduce((n, t) => n + t.partitions.length, 0)
   const groupCount = groups.status === 'fulfilled' ? `${groups.value.length} consumer group(s)` : 'consumer groups unknown'
   const s3 = ctx.hasMetrics && metrics.status === 'fulfilled' && metrics.value !== undefined ? `S3 ${metrics.value.aggregate.s3State}` : 'S3 not checked (no broker metrics configured)'

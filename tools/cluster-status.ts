@@ -19,7 +19,10 @@ export default async function clusterStatusTool (app: FastifyInstance): Promise<
     async handler (_input, ctx) {
       const store = ctx.store()
       const { snapshot, sortedTopics } = store.snapshotView()
+      // The cached snapshot alone cannot tell a hung etcd from a quiet one: ask it now.
+      await store.probe()
       const health = store.health()
+      const etcdError = health.connectionError ?? health.snapshotError
       const s3 = { state: '', latency_ms: 0 }
       if (ctx.hasMetrics) {
         // As in the reference, a failed scrape leaves s3 empty rather than failing the status.
@@ -40,8 +43,9 @@ export default async function clusterStatusTool (app: FastifyInstance): Promise<
         s3,
         etcd: {
           state: health.connected ? 'connected' as const : 'disconnected' as const,
+          ...(health.since !== undefined ? { since: health.since } : {}),
           ...(health.snapshotLoadedAt !== undefined ? { snapshot_loaded_at: health.snapshotLoadedAt } : {}),
-          ...(health.lastError !== undefined ? { error: health.lastError } : {})
+          ...(etcdError !== undefined ? { error: etcdError } : {})
         },
         observed_at: observedAt()
       }

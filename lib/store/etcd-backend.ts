@@ -1,7 +1,16 @@
-import { Etcd3, GRPCDeadlineExceededError, type IOptions, type Watcher } from 'etcd3'
+import { readFileSync } from 'node:fs'
+import { Etcd3, EtcdWatchStreamEnded, GRPCDeadlineExceededError, type IOptions, type Watcher } from 'etcd3'
 import { ExponentialBackoff, noop } from 'cockatiel'
-import { EtcdTimeoutError, EtcdUnavailableError } from '../errors.ts'
+import { EtcdTimeoutError, EtcdTlsFileError, EtcdUnavailableError } from '../errors.ts'
 import type { KvBackend, KvPair, KvWatchHandlers, RangeOptions } from './kv.ts'
+
+export interface EtcdTlsFiles {
+  /** PEM CA bundle that signed etcd's server certificate; absent: the system's roots. */
+  caFile?: string
+  /** PEM client certificate and its key, for etcd's --client-cert-auth. */
+  certFile?: string
+  keyFile?: string
+}
 
 export interface EtcdBackendOptions {
   endpoints: string[]
@@ -9,20 +18,28 @@ export interface EtcdBackendOptions {
   password?: string
   /** Deadline of every unary call, in ms. */
   timeoutMs: number
+  /** TLS material for https:// endpoints. */
+  tls?: EtcdTlsFiles
 }
 
 // etcd allows at most 128 operations per transaction by default (--max-txn-ops).
 const MAX_TXN_OPS = 128
 const MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+// While etcd is away the watch retries at most every 5 s: a faster loop only fills the log,
+// and reads notice a returning etcd on their own.
+const WATCH_RETRY = { initialDelay: 250, maxDelay: 5000 }
 
 export class EtcdBackend implements KvBackend {
   readonly kind = 'etcd'
   requestCount = 0
   private readonly client: Etcd3
   private readonly timeoutMs: number
+  /** Named in every error, so a log line or a tool error says which etcd failed. */
+  private readonly where: string
 
   constructor (options: EtcdBackendOptions) {
     this.timeoutMs = options.timeoutMs
+    this.where = options.endpoints.join(', ')
     const clientOptions: IOptions = {
       hosts: options.endpoints,
       dialTimeout: options.timeoutMs,
@@ -32,12 +49,13 @@ export class EtcdBackend implements KvBackend {
         host: () => noop,
         global: noop,
         // etcd3 types this as a backoff instance; a factory's first step is one.
-        watchBackoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 1000 }).next()
+        watchBackoff: new ExponentialBackoff(WATCH_RETRY).next()
       },
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + this.timeoutMs }),
       // A 100,000-partition snapshot is ~13 MB of JSON; gRPC's default limit is 4 MB.
       grpcOptions: { 'grpc.max_receive_message_length': MAX_MESSAGE_BYTES }
     }
+    if (options.tls !== undefined) clientOptions.credentials = readTlsFiles(options.tls)
     if (options.username !== undefined && options.username !== '') {
       clientOptions.auth = { username: options.username, password: options.password ?? '' }
     }
@@ -54,10 +72,11 @@ export class EtcdBackend implements KvBackend {
   }
 
   private translate (err: unknown): Error {
-    if (err instanceof GRPCDeadlineExceededError) return new EtcdTimeoutError(this.timeoutMs)
+    if (err instanceof GRPCDeadlineExceededError) return new EtcdTimeoutError(this.timeoutMs, this.where)
+    if (err instanceof EtcdWatchStreamEnded) return new EtcdUnavailableError(`${this.where}: the watch stream was closed`)
     const message = err instanceof Error ? err.message : String(err)
-    if (/deadline/i.test(message)) return new EtcdTimeoutError(this.timeoutMs)
-    return new EtcdUnavailableError(message.split('\n')[0])
+    if (/deadline/i.test(message)) return new EtcdTimeoutError(this.timeoutMs, this.where)
+    return new EtcdUnavailableError(`${this.where}: ${grpcReason(message)}`)
   }
 
   async get (key: string): Promise<Buffer | undefined> {
@@ -94,9 +113,10 @@ export class EtcdBackend implements KvBackend {
     watcher.on('put', (kv) => handlers.onChange(kv.value))
     watcher.on('delete', () => handlers.onChange(undefined))
     watcher.on('connected', () => handlers.onConnected())
-    watcher.on('disconnected', (err) => handlers.onDisconnected(err))
-    watcher.on('error', (err) => handlers.onDisconnected(err))
-    return async () => { await watcher.cancel() }
+    watcher.on('disconnected', (err) => handlers.onDisconnected(this.translate(err)))
+    watcher.on('error', (err) => handlers.onDisconnected(this.translate(err)))
+    // A cancel waits for etcd's answer: a frozen etcd must not hold the shutdown.
+    return async () => { await withDeadline(watcher.cancel(), this.timeoutMs) }
   }
 
   async ping (): Promise<void> {
@@ -106,6 +126,50 @@ export class EtcdBackend implements KvBackend {
   async close (): Promise<void> {
     this.client.close()
   }
+}
+
+function readTlsFiles (tls: EtcdTlsFiles): NonNullable<IOptions['credentials']> {
+  const read = (setting: string, path: string | undefined): Buffer | undefined => {
+    if (path === undefined) return undefined
+    try {
+      return readFileSync(path)
+    } catch (err) {
+      throw new EtcdTlsFileError(setting, path, (err as Error).message)
+    }
+  }
+  const credentials: { rootCertificate?: Buffer, privateKey?: Buffer, certChain?: Buffer } = {
+    rootCertificate: read('CA', tls.caFile),
+    privateKey: read('client key', tls.keyFile),
+    certChain: read('client certificate', tls.certFile)
+  }
+  // etcd3 types rootCertificate as required, but gRPC's createSsl takes none as "the system's roots".
+  return credentials as NonNullable<IOptions['credentials']>
+}
+
+/**
+ * gRPC's message without its status prefix and its empty trailers, e.g. "14 UNAVAILABLE: No
+ * connection established. Last error: Error: connect ECONNREFUSED 127.0.0.1:2379. Resolution note: "
+ * becomes "No connection established. Last error: connect ECONNREFUSED 127.0.0.1:2379".
+ */
+function grpcReason (message: string): string {
+  const reason = message.split('\n')[0]!
+    .replace(/^\d+ [A-Z_]+: /, '')
+    .replace(/\.? Resolution note: ?$/, '')
+    .replace(/Last error: Error: /, 'Last error: ')
+  return TLS_FAILURES.find(({ pattern }) => pattern.test(reason))?.meaning ?? reason
+}
+
+// OpenSSL's own words for a failed handshake name a source file, not the fix.
+const TLS_FAILURES = [
+  { pattern: /alert (bad certificate|certificate required|unknown ca|certificate unknown)/, meaning: 'the TLS handshake was refused: etcd requires a client certificate signed by a CA it trusts' },
+  { pattern: /unable to verify|self[- ]signed certificate|unable to get (local )?issuer|certificate verify failed/, meaning: 'etcd\'s TLS certificate is not signed by a trusted CA: give the CA that signed it' },
+  { pattern: /Hostname\/IP does not match|does not match certificate's altnames/, meaning: 'etcd\'s TLS certificate does not name this endpoint\'s host' }
+]
+
+async function withDeadline (promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([promise, new Promise((resolve) => { timer = setTimeout(resolve, ms) })])
+  clearTimeout(timer)
 }
 
 function prefixEnd (prefix: string): Buffer {

@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify'
-import { CorruptValueError, GroupNotFoundError, SnapshotUnavailableError } from '../errors.ts'
+import { CorruptValueError, GroupNotFoundError, isCodedError, SnapshotUnavailableError } from '../errors.ts'
 import { CONSUMERS_PREFIX, GROUP_LEASES_PREFIX, PARTITION_LEASES_PREFIX, groupMetadataKey, groupOffsetsPrefix, groupPrefix, parseConsumerKey, parsePartition, SNAPSHOT_KEY, topicConfigKey, topicPartitionsPrefix } from '../kafscale/keys.ts'
 import { decodeConsumerGroup, decodeTopicConfig, type ConsumerGroup, type TopicConfig } from '../kafscale/messages.ts'
 import { decodeNextOffset, decodeOffsetRecord, type OffsetRecord } from '../kafscale/offsets.ts'
@@ -17,12 +17,16 @@ export interface SnapshotView {
 
 export interface StoreHealth {
   backend: 'etcd' | 'memory'
-  /** Whether the last etcd exchange (read or watch) succeeded. */
+  /** Whether the latest etcd exchange (a read, a probe or a watch event) succeeded. */
   connected: boolean
+  /** When etcd entered its current state (ISO 8601); absent before its first exchange. */
+  since?: string
   snapshotLoaded: boolean
   snapshotLoadedAt?: string
-  /** Why the snapshot or the connection is not healthy, when it is not. */
-  lastError?: string
+  /** Why etcd is not connected: the latest failure, naming the endpoints. */
+  connectionError?: string
+  /** Why the stored snapshot was not applied (it does not decode). */
+  snapshotError?: string
 }
 
 export interface GroupSummary {
@@ -47,15 +51,18 @@ export interface StoredTopicConfig {
 export class KafscaleStore {
   private view: SnapshotView | undefined
   private connected = false
-  private lastError: string | undefined
+  private stateSince: Date | undefined
+  private connectionError: string | undefined
+  private snapshotError: string | undefined
   private stopWatch: (() => Promise<void>) | undefined
   private reloading: Promise<void> | undefined
 
+  /** The backend; every call's outcome sets the connection state. */
   readonly kv: KvBackend
   private readonly log: FastifyBaseLogger
 
   constructor (kv: KvBackend, log: FastifyBaseLogger) {
-    this.kv = kv
+    this.kv = reportingOutcomes(kv, { succeeded: () => { this.markConnected() }, failed: (err) => { this.markDisconnected(err) } })
     this.log = log
   }
 
@@ -63,17 +70,15 @@ export class KafscaleStore {
   start (): void {
     this.stopWatch = this.kv.watchKey(SNAPSHOT_KEY, {
       onChange: (value) => {
-        this.connected = true
-        if (value === undefined) this.applySnapshot(undefined)
-        else this.applySnapshot(value)
+        this.markConnected()
+        this.applySnapshot(value)
       },
       // A (re)connected watch may have missed events: read the whole snapshot again.
-      onConnected: () => { void this.reload() },
-      onDisconnected: (err) => {
-        this.connected = false
-        this.lastError = `etcd watch disconnected: ${err.message}`
-        this.log.warn({ err: err.message }, 'etcd snapshot watch disconnected')
-      }
+      onConnected: () => {
+        this.markConnected()
+        void this.reload()
+      },
+      onDisconnected: (err) => { this.markDisconnected(err) }
     })
     void this.reload()
   }
@@ -83,22 +88,45 @@ export class KafscaleStore {
     await this.kv.close()
   }
 
-  /** Reads the snapshot key again; concurrent callers share one read. */
+  /** Reads the snapshot key again; concurrent callers share one read. Never throws. */
   async reload (): Promise<void> {
     this.reloading ??= (async () => {
       try {
-        const value = await this.kv.get(SNAPSHOT_KEY)
-        this.connected = true
-        this.applySnapshot(value)
-      } catch (err) {
-        this.connected = false
-        this.lastError = (err as Error).message
-        this.log.warn({ err: (err as Error).message }, 'cannot read the metadata snapshot')
+        this.applySnapshot(await this.kv.get(SNAPSHOT_KEY))
+      } catch {
+        // Recorded as the connection state by the backend wrapper.
       } finally {
         this.reloading = undefined
       }
     })()
     await this.reloading
+  }
+
+  /** Asks etcd now, so the state reported next is the present one. Never throws. */
+  async probe (): Promise<void> {
+    try {
+      await this.kv.ping()
+    } catch {
+      // Recorded as the connection state by the backend wrapper.
+    }
+  }
+
+  // The log gets one line per change of state, not one per failed retry.
+  private markConnected (): void {
+    if (this.connected) return
+    if (this.stateSince === undefined) this.log.info('etcd connected')
+    else this.log.info({ downSince: this.stateSince.toISOString() }, 'etcd reachable again')
+    this.connected = true
+    this.stateSince = new Date()
+    this.connectionError = undefined
+  }
+
+  private markDisconnected (err: Error): void {
+    this.connectionError = err.message
+    if (!this.connected && this.stateSince !== undefined) return
+    this.log.warn({ err: err.message }, 'etcd unreachable: answers use the cached snapshot until it is back')
+    this.connected = false
+    this.stateSince = new Date()
   }
 
   private applySnapshot (value: Buffer | undefined): void {
@@ -111,7 +139,7 @@ export class KafscaleStore {
         snapshot = decodeSnapshot(value.toString('utf8'))
       } catch (err) {
         // Like Go readers, keep the previous snapshot; unlike them, say so.
-        this.lastError = new CorruptValueError(SNAPSHOT_KEY, (err as Error).message).message
+        this.snapshotError = new CorruptValueError(SNAPSHOT_KEY, (err as Error).message).message
         this.log.error({ key: SNAPSHOT_KEY, err: (err as Error).message }, 'ignoring undecodable metadata snapshot')
         return
       }
@@ -123,13 +151,15 @@ export class KafscaleStore {
       topicsByName: new Map(snapshot.topics.map((t) => [t.name, t])),
       loadedAt: new Date()
     }
-    this.lastError = undefined
+    this.snapshotError = undefined
   }
 
   health (): StoreHealth {
     const health: StoreHealth = { backend: this.kv.kind, connected: this.connected, snapshotLoaded: this.view !== undefined }
+    if (this.stateSince !== undefined) health.since = this.stateSince.toISOString()
     if (this.view !== undefined) health.snapshotLoadedAt = this.view.loadedAt.toISOString()
-    if (this.lastError !== undefined) health.lastError = this.lastError
+    if (this.connectionError !== undefined) health.connectionError = this.connectionError
+    if (this.snapshotError !== undefined) health.snapshotError = this.snapshotError
     return health
   }
 
@@ -137,12 +167,21 @@ export class KafscaleStore {
   async checkReady (): Promise<void> {
     await this.kv.ping()
     if (this.view === undefined) await this.reload()
-    if (this.view === undefined) throw new SnapshotUnavailableError(this.lastError ?? 'no snapshot read yet')
+    if (this.view === undefined) throw new SnapshotUnavailableError(this.unavailableReason())
+  }
+
+  /** The cached snapshot, or undefined when none has been read since the start. */
+  loadedView (): SnapshotView | undefined {
+    return this.view
   }
 
   snapshotView (): SnapshotView {
-    if (this.view === undefined) throw new SnapshotUnavailableError(this.lastError ?? 'etcd has not answered yet')
+    if (this.view === undefined) throw new SnapshotUnavailableError(this.unavailableReason())
     return this.view
+  }
+
+  private unavailableReason (): string {
+    return this.connectionError ?? this.snapshotError ?? 'etcd has not answered yet'
   }
 
   /**
@@ -259,6 +298,36 @@ export class KafscaleStore {
     } catch (err) {
       throw new CorruptValueError(key, (err as Error).message)
     }
+  }
+}
+
+/** Whether an error means etcd could not be reached (as opposed to a bad key or a bug). */
+export function isEtcdUnreachable (err: unknown): boolean {
+  return isCodedError(err) && (err.code === 'KSMCP_ERR_ETCD_UNAVAILABLE' || err.code === 'KSMCP_ERR_ETCD_TIMEOUT')
+}
+
+/** The backend with the outcome of each call reported, so the connection state follows what reads do. */
+function reportingOutcomes (kv: KvBackend, outcome: { succeeded: () => void, failed: (err: Error) => void }): KvBackend {
+  const reported = async <T>(call: () => Promise<T>): Promise<T> => {
+    try {
+      const result = await call()
+      outcome.succeeded()
+      return result
+    } catch (err) {
+      // Only a failure to reach etcd changes the state; a bad key or a bug does not.
+      if (isEtcdUnreachable(err)) outcome.failed(err as Error)
+      throw err
+    }
+  }
+  return {
+    kind: kv.kind,
+    get requestCount () { return kv.requestCount },
+    get: async (key) => await reported(async () => await kv.get(key)),
+    getMany: async (keys) => await reported(async () => await kv.getMany(keys)),
+    range: async (prefix, options) => await reported(async () => await kv.range(prefix, options)),
+    ping: async () => { await reported(async () => { await kv.ping() }) },
+    watchKey: (key, handlers) => kv.watchKey(key, handlers),
+    close: async () => { await kv.close() }
   }
 }
 

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { get as httpsGet } from 'node:https'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -13,6 +14,10 @@ export interface EtcdProcess {
   stop: () => Promise<void>
   /** Starts etcd again on the same ports and data. */
   start: () => Promise<void>
+  /** Freezes etcd (SIGSTOP): connections stay open and nothing answers, as with a hung host. */
+  pause: () => void
+  /** Thaws a paused etcd (SIGCONT). */
+  resume: () => void
   destroy: () => Promise<void>
 }
 
@@ -30,11 +35,36 @@ export async function freePort (): Promise<number> {
 
 const ETCD_BINARY = process.env.ETCD_BINARY ?? '/usr/bin/etcd'
 
-export async function startEtcd (extraArgs: string[] = []): Promise<EtcdProcess> {
+/** PEM files for an etcd serving https:// and requiring client certificates signed by caFile. */
+export interface EtcdTlsFixture {
+  caFile: string
+  serverCertFile: string
+  serverKeyFile: string
+  /** The client certificate the test's own seeding client presents. */
+  clientCertFile: string
+  clientKeyFile: string
+}
+
+export async function startEtcd (extraArgs: string[] = [], options: { tls?: EtcdTlsFixture } = {}): Promise<EtcdProcess> {
   const dataDir = mkdtempSync(join(tmpdir(), 'kafscale-mcp-etcd-'))
   const clientPort = await freePort()
   const peerPort = await freePort()
-  const endpoint = `http://127.0.0.1:${clientPort}`
+  const { tls } = options
+  const endpoint = `${tls !== undefined ? 'https' : 'http'}://127.0.0.1:${clientPort}`
+  const tlsArgs = tls !== undefined
+    ? ['--cert-file', tls.serverCertFile, '--key-file', tls.serverKeyFile, '--client-cert-auth', '--trusted-ca-file', tls.caFile]
+    : []
+  const clientTls = tls !== undefined
+    ? { ca: readFileSync(tls.caFile), cert: readFileSync(tls.clientCertFile), key: readFileSync(tls.clientKeyFile) }
+    : undefined
+  const healthy = async (): Promise<boolean> => {
+    if (clientTls === undefined) return (await fetch(`${endpoint}/health`, { signal: AbortSignal.timeout(500) })).ok
+    return await new Promise((resolve) => {
+      const req = httpsGet(`${endpoint}/health`, { ...clientTls, timeout: 500 }, (res) => { res.resume(); resolve(res.statusCode === 200) })
+      req.on('error', () => resolve(false))
+      req.on('timeout', () => { req.destroy() })
+    })
+  }
   let child: ChildProcess | undefined
   let stderr = ''
 
@@ -46,15 +76,14 @@ export async function startEtcd (extraArgs: string[] = []): Promise<EtcdProcess>
       '--listen-peer-urls', `http://127.0.0.1:${peerPort}`,
       '--initial-advertise-peer-urls', `http://127.0.0.1:${peerPort}`,
       '--initial-cluster', `test=http://127.0.0.1:${peerPort}`,
-      '--log-level', 'error', '--logger', 'zap', ...extraArgs
+      '--log-level', 'error', '--logger', 'zap', ...tlsArgs, ...extraArgs
     ], { stdio: ['ignore', 'ignore', 'pipe'] })
     child.stderr?.on('data', (d: Buffer) => { stderr += d.toString() })
     const deadline = Date.now() + 15_000
     while (Date.now() < deadline) {
       if (child.exitCode !== null) throw new Error(`etcd exited with ${child.exitCode}: ${stderr}`)
       try {
-        const res = await fetch(`${endpoint}/health`, { signal: AbortSignal.timeout(500) })
-        if (res.ok) return
+        if (await healthy()) return
       } catch {}
       await new Promise((resolve) => setTimeout(resolve, 50))
     }
@@ -71,13 +100,19 @@ export async function startEtcd (extraArgs: string[] = []): Promise<EtcdProcess>
   }
 
   await start()
-  const client = new Etcd3({ hosts: endpoint, grpcOptions: { 'grpc.max_receive_message_length': 256 * 1024 * 1024, 'grpc.max_send_message_length': 256 * 1024 * 1024 } })
+  const client = new Etcd3({
+    hosts: endpoint,
+    ...(clientTls !== undefined ? { credentials: { rootCertificate: clientTls.ca, certChain: clientTls.cert, privateKey: clientTls.key } } : {}),
+    grpcOptions: { 'grpc.max_receive_message_length': 256 * 1024 * 1024, 'grpc.max_send_message_length': 256 * 1024 * 1024 } })
   return {
     endpoint,
     client,
     stop,
     start,
+    pause: () => { child?.kill('SIGSTOP') },
+    resume: () => { child?.kill('SIGCONT') },
     destroy: async () => {
+      child?.kill('SIGCONT')
       client.close()
       await stop()
       rmSync(dataDir, { recursive: true, force: true })
