@@ -1,13 +1,21 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import t from 'tap'
 import { demoBackend } from '../demo/cluster.ts'
 import { OidcVerifier, TokenError, type OidcOptions } from '../lib/auth/oidc.ts'
+import { parsePolicy, PolicyStore } from '../lib/auth/policy.ts'
+import type { Principal } from '../lib/auth/principal.ts'
 import { startHangingIssuer, startIdp, type TestIdp } from './helpers/idp.ts'
 import { callRest, startServer } from './helpers/server.ts'
 
-// Issue 9, items 5 (token lifetime) and 13 (IdP fetches shared and failures held).
+// Issue 9, items 5 (token lifetime), 8 (role names from Object.prototype), 13 (IdP fetches
+// shared and failures held) and 14 (claims compared by type).
 
 const RESOURCE = 'https://mcp.example.test/mcp'
 const TEN_YEARS = 10 * 365 * 24 * 3600
+const dir = mkdtempSync(join(tmpdir(), 'kafscale-auth-hardening-'))
+t.teardown(() => rmSync(dir, { recursive: true, force: true }))
 
 let idp: TestIdp
 t.before(async () => { idp = await startIdp() })
@@ -109,3 +117,75 @@ t.test('item 13: discovery and key set are fetched once for concurrent requests,
   t.ok(refused.every((err) => err instanceof TokenError && err.kind === 'invalid' && err.message === 'no key of the identity provider matches the token'))
   t.same({ discovery: idp.requests.discovery - before.discovery, jwks: idp.requests.jwks - before.jwks }, { discovery: 1, jwks: 2 }, 'an expired cache and 20 unknown kids: one refetch')
 })
+
+const ROLES = `
+roles:
+  observer: { tools: ["@observe"] }
+  lag: { tools: [fetch_offsets] }
+`
+
+t.test('item 8: role names inherited from Object.prototype are unknown roles', async (t) => {
+  for (const role of ['toString', 'constructor', '__proto__', 'hasOwnProperty', 'valueOf']) {
+    t.throws(() => parsePolicy(`${ROLES}bindings: [{ name: b, everyone: true, roles: [${role}] }]\n`, 'p.yaml'),
+      { message: `policy p.yaml: binding b names unknown role "${role}" (defined: observer, lag)` }, role)
+  }
+  t.throws(() => parsePolicy(JSON.stringify({ roles: { observer: { tools: ['@observe'] } }, bindings: [{ everyone: true, roles: ['toString'] }] }), 'p.json'),
+    { message: 'policy p.json: binding {"everyone":true,"roles":["toString"]} names unknown role "toString" (defined: observer)' }, 'JSON too')
+
+  const defined = parsePolicy('roles: { constructor: { tools: [list_topics] } }\nbindings: [{ name: b, everyone: true, roles: [constructor] }]\n', 'p.yaml')
+  t.same(Object.keys(defined.roles), ['constructor'], 'a role the file defines may have such a name')
+  const file = join(dir, 'constructor.yaml')
+  writeFileSync(file, 'roles: { constructor: { tools: [list_topics] } }\nbindings: [{ name: b, everyone: true, roles: [constructor] }]\n')
+  t.match(new PolicyStore(file).decide(principal({}), { name: 'list_topics', readOnly: true }), { allowed: true, rule: 'b/constructor' })
+})
+
+t.test('item 8: refused at start, and a reload keeps the old policy and reports why', async (t) => {
+  const file = join(dir, 'reload.yaml')
+  writeFileSync(file, `${ROLES}bindings: [{ name: b, everyone: true, roles: [toString] }]\n`)
+  await t.rejects(startServer(['--policy-file', file], { backend: demoBackend() }), { message: `policy ${file}: binding b names unknown role "toString" (defined: observer, lag)` })
+
+  writeFileSync(file, `${ROLES}bindings: [{ name: b, everyone: true, roles: [observer] }]\n`)
+  const reloadErrors: string[] = []
+  const store = new PolicyStore(file, (err) => reloadErrors.push(err.message))
+  const tool = { name: 'list_topics', readOnly: true }
+  t.match(store.decide(principal({}), tool), { allowed: true, rule: 'b/observer' })
+  writeFileSync(file, `${ROLES}bindings: [{ name: b, everyone: true, roles: [constructor] }]\n`)
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  t.match(store.decide(principal({}), tool), { allowed: true, rule: 'b/observer' }, 'the old policy is still in force')
+  t.same(reloadErrors, [`policy ${file}: binding b names unknown role "constructor" (defined: observer, lag)`])
+})
+
+t.test('item 14: claims bindings compare by type and value, own claims only', async (t) => {
+  const file = join(dir, 'claims.yaml')
+  writeFileSync(file, `${ROLES}bindings:
+  - { name: acme, claims: { tenant: acme }, roles: [lag] }
+  - { name: verified, claims: { email_verified: true, level: 3 }, roles: [observer] }
+  - { name: inherited, claims: { constructor: x, toString: y }, roles: [observer] }
+`)
+  const store = new PolicyStore(file)
+  const cases: Array<[string, Record<string, unknown>, string[]]> = [
+    ['string equals string', { tenant: 'acme' }, ['lag']],
+    ['array holding the string', { tenant: ['acme'] }, []],
+    ['nested array', { tenant: [['acme']] }, []],
+    ['object whose String() is the value', { tenant: { toString: 'acme' } }, []],
+    ['other case', { tenant: 'ACME' }, []],
+    ['boolean and number equal', { email_verified: true, level: 3 }, ['observer']],
+    ['"true" and "3" as strings', { email_verified: 'true', level: '3' }, []],
+    ['[3]', { email_verified: true, level: [3] }, []],
+    ['no claims: inherited names do not count', {}, []]
+  ]
+  for (const [name, tokenClaims, roles] of cases) {
+    t.same(store.decide(principal(tokenClaims), { name: 'fetch_offsets', readOnly: true }).roles, roles, name)
+  }
+  t.throws(() => parsePolicy(`${ROLES}bindings: [{ claims: { tenant: [acme] }, roles: [lag] }]\n`, 'p.yaml'), { message: 'policy p.yaml: bindings.0.claims.tenant: must be string or number or boolean' }, 'a list is not a claim value')
+
+  const server = await startServer([...oidcArgs(idp.issuer), '--policy-file', file], { backend: demoBackend() })
+  t.teardown(server.close)
+  const asArray = await callRest(server.base, 'fetch_offsets', { group_id: 'billing' }, bearer(await idp.sign(claims({ tenant: ['acme'] }))))
+  t.same(asArray.body, { statusCode: 403, code: 'KSMCP_ERR_FORBIDDEN', error: 'Forbidden', message: 'forbidden: tool "fetch_offsets" is not granted to alice (roles: none)' }, 'tenant: ["acme"] over REST')
+  t.equal((await callRest(server.base, 'fetch_offsets', { group_id: 'billing' }, bearer(await idp.sign(claims({ tenant: 'acme' }))))).status, 200, 'tenant: "acme" over REST')
+})
+
+function principal (tokenClaims: Record<string, unknown>): Principal {
+  return { id: 'oidc:test|alice', method: 'oidc', subject: 'alice', groups: [], scopes: ['kafscale:observe'], claims: tokenClaims }
+}
