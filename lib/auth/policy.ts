@@ -9,6 +9,8 @@ import type { Principal } from './principal.ts'
 // included), "@mutate" (every other tool), a tool name, or a glob such as "describe_*".
 
 const ToolPatterns = Type.Array(Type.String({ minLength: 1, pattern: '^(@observe|@mutate|[a-z0-9_*?]+)$' }), { minItems: 1 })
+/** A claim matches only a claim value of the same JSON type that is equal to it. */
+const ClaimValue = Type.Union([Type.String(), Type.Number(), Type.Boolean()])
 
 export const PolicySchema = Type.Object({
   roles: Type.Record(Type.String({ pattern: '^[A-Za-z0-9._-]+$' }), Type.Object({
@@ -21,7 +23,7 @@ export const PolicySchema = Type.Object({
     subjects: Type.Optional(Type.Array(Type.String())),
     groups: Type.Optional(Type.Array(Type.String())),
     clients: Type.Optional(Type.Array(Type.String())),
-    claims: Type.Optional(Type.Record(Type.String(), Type.String())),
+    claims: Type.Optional(Type.Record(Type.String(), ClaimValue)),
     /** Matches every authenticated caller. */
     everyone: Type.Optional(Type.Boolean()),
     roles: Type.Array(Type.String(), { minItems: 1 })
@@ -66,12 +68,17 @@ export function parsePolicy (text: string, source: string): Policy {
   }
   if (!validator.check(raw)) throw new Error(`policy ${source}: ${validator.problems(raw).join('; ')}`)
   const policy = raw as Policy
+  // Without a prototype, "toString" or "constructor" is a role only when the file defines one.
+  const roles: Policy['roles'] = Object.create(null)
+  for (const [name, role] of Object.entries(policy.roles)) roles[name] = role
   for (const binding of policy.bindings) {
     for (const role of binding.roles) {
-      if (policy.roles[role] === undefined) throw new Error(`policy ${source}: binding ${binding.name ?? JSON.stringify(binding)} names unknown role ${JSON.stringify(role)}`)
+      if (!Object.hasOwn(roles, role)) {
+        throw new Error(`policy ${source}: binding ${binding.name ?? JSON.stringify(binding)} names unknown role ${JSON.stringify(role)} (defined: ${Object.keys(roles).join(', ') || 'none'})`)
+      }
     }
   }
-  return policy
+  return { ...policy, roles }
 }
 
 function globToRegExp (glob: string): RegExp {
@@ -90,8 +97,13 @@ function bindingMatches (binding: Policy['bindings'][number], p: Principal): boo
   if (binding.subjects !== undefined) kinds.push(binding.subjects.includes(p.subject))
   if (binding.groups !== undefined) kinds.push(binding.groups.some((g) => p.groups.includes(g)))
   if (binding.clients !== undefined) kinds.push(p.clientId !== undefined && binding.clients.includes(p.clientId))
-  if (binding.claims !== undefined) kinds.push(Object.entries(binding.claims).every(([k, v]) => String(p.claims[k]) === v))
+  if (binding.claims !== undefined) kinds.push(Object.entries(binding.claims).every(([name, value]) => claimEquals(p.claims, name, value)))
   return kinds.length > 0 && kinds.every(Boolean)
+}
+
+/** Exact: the string "acme" matches neither ["acme"] nor a number, and only the token's own claims count. */
+function claimEquals (claims: Record<string, unknown>, name: string, value: string | number | boolean): boolean {
+  return Object.hasOwn(claims, name) && claims[name] === value
 }
 
 /** The policy in force, re-read when its file changes (an invalid new file keeps the old policy). */

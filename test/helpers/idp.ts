@@ -6,6 +6,8 @@ import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWT
 export interface TestIdp {
   issuer: string
   server: Server
+  /** Requests served so far, by path: proves how often the verifier asked. */
+  requests: { discovery: number, jwks: number }
   /** Signs a token with the current key; `key` signs with another (e.g. rotated-out) key. */
   sign: (claims: JWTPayload, options?: { key?: SigningKey, header?: Record<string, unknown> }) => Promise<string>
   /** Replaces the published key set with a new key; returns the old one. */
@@ -29,10 +31,13 @@ export async function startIdp (): Promise<TestIdp> {
   }
   let key = await newKey()
   let issuer = ''
+  const requests = { discovery: 0, jwks: 0 }
   const server = createServer((req, res) => {
     if (req.url === '/.well-known/openid-configuration') {
+      requests.discovery++
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ issuer, jwks_uri: `${issuer}/jwks` }))
     } else if (req.url === '/jwks') {
+      requests.jwks++
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [key.publicJwk] }))
     } else {
       res.writeHead(404).end()
@@ -43,6 +48,7 @@ export async function startIdp (): Promise<TestIdp> {
   return {
     issuer,
     server,
+    requests,
     current: () => key,
     newKey,
     rotate: async () => {
@@ -54,6 +60,28 @@ export async function startIdp (): Promise<TestIdp> {
       const signer = options.key ?? key
       return await new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: signer.kid, ...options.header }).sign(signer.privateKey)
     },
+    close: async () => { server.closeAllConnections(); await new Promise<void>((resolve) => server.close(() => resolve())) }
+  }
+}
+
+/**
+ * An issuer that accepts requests and never answers. It counts requests, one per fetch made:
+ * Node's fetch opens one more, empty, connection after each aborted fetch, so connections
+ * would count double.
+ */
+export interface HangingIssuer {
+  issuer: string
+  requests: () => number
+  close: () => Promise<void>
+}
+
+export async function startHangingIssuer (): Promise<HangingIssuer> {
+  let requests = 0
+  const server = createServer(() => { requests++ })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    issuer: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    requests: () => requests,
     close: async () => { server.closeAllConnections(); await new Promise<void>((resolve) => server.close(() => resolve())) }
   }
 }
