@@ -275,3 +275,16 @@ t.test('the arguments kept in a record are bounded; the digest covers all of the
   t.match(JSON.stringify(redact(deep)), /^(\{"down":){9}"\[too deep\]"\}{9}$/)
   t.same(redact({ password: 'hunter2', names: ['orders'] }), { password: '[redacted]', names: ['orders'] })
 })
+
+t.test('adding or changing the key resumes the chain; the old records no longer verify', async (t) => {
+  const path = await chain(2)
+  const keyed = new ChainedFileAuditSink({ path, key: KEY })
+  t.match(keyed.resumption, { reason: /^the end of the file did not verify \(line 1: .*\); the checkpoint .* says the chain is sealed with sha256, not hmac-sha256$/, broken_lines: [1, 2] })
+  await keyed.write(record(3))
+  const other = Buffer.from('another-key-for-the-audit-chain-0123456789')
+  const rotated = new ChainedFileAuditSink({ path, key: other })
+  t.match(rotated.resumption, { broken_lines: [1, 3] })
+  await rotated.write(record(4))
+  t.match(verifyAuditFile(path, { key: other }), { ok: true, records: 1, resumptions: [{ line: 4, brokenLines: [1, 3] }] })
+  t.match(verifyAuditFile(path, { key: KEY }), { ok: false, records: 1, brokenLine: 4, reason: /^its hash does not match its content: the record was altered \(or it was written with another key, or without one\)/ }, 'the old key verifies its own record only')
+})
