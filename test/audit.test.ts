@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
+import { parseAllDocuments } from 'yaml'
 import { demoBackend } from '../demo/cluster.ts'
 import { runAuditCommand } from '../lib/audit-command.ts'
 import { ChainedFileAuditSink, digestArguments, redact, verifyAuditFile, type AuditRecord } from '../lib/audit.ts'
@@ -287,4 +288,20 @@ t.test('adding or changing the key resumes the chain; the old records no longer 
   await rotated.write(record(4))
   t.match(verifyAuditFile(path, { key: other }), { ok: true, records: 1, resumptions: [{ line: 4, brokenLines: [1, 3] }] })
   t.match(verifyAuditFile(path, { key: KEY }), { ok: false, records: 1, brokenLine: 4, reason: /^its hash does not match its content: the record was altered \(or it was written with another key, or without one\)/ }, 'the old key verifies its own record only')
+})
+
+t.test('the chart mounts the HMAC key from a Secret and points the service at it', async (t) => {
+  const root = fileURLToPath(new URL('..', import.meta.url))
+  const helm = process.env.HELM_BINARY ?? join(root, '.cache/bin/helm')
+  const rendered = await new Promise<string>((resolve, reject) => {
+    execFile(helm, ['template', 'k', join(root, 'chart'), '--kube-version', '1.31.0', '--set', 'mcp.enabled=true', '--set', 'mcp.auth.token=abc',
+      '--set', 'mcp.audit.file=/var/log/kafscale-mcp/audit.jsonl', '--set', 'mcp.audit.existingSecret=audit-keys', '--set', 'mcp.audit.existingSecretHmacKeyKey=chain'],
+    (err, stdout, stderr) => { err === null ? resolve(stdout) : reject(new Error(stderr)) })
+  })
+  const deployment = parseAllDocuments(rendered).map((d) => d.toJS() as Record<string, any>).find((m) => m?.kind === 'Deployment')!
+  const pod = deployment.spec.template.spec
+  const named = (list: Array<{ name: string }>, name: string): unknown => list.find((e) => e.name === name)
+  t.same(named(pod.containers[0].env, 'KAFSCALE_MCP_AUDIT_HMAC_KEY_FILE'), { name: 'KAFSCALE_MCP_AUDIT_HMAC_KEY_FILE', value: '/var/run/secrets/kafscale-mcp/audit/chain' })
+  t.same(named(pod.containers[0].volumeMounts, 'audit-key'), { name: 'audit-key', mountPath: '/var/run/secrets/kafscale-mcp/audit', readOnly: true })
+  t.same(named(pod.volumes, 'audit-key'), { name: 'audit-key', secret: { secretName: 'audit-keys', items: [{ key: 'chain', path: 'chain' }] } })
 })
