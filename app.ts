@@ -64,7 +64,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     resource: config.resourceUrl,
     policyFile: config.policyFile
   })
-  await app.register(auditPlugin, { stdout: config.auditStdout, file: config.auditFile, failClosedForReads: config.auditFailClosedForReads })
+  await app.register(auditPlugin, { stdout: config.auditStdout, file: config.auditFile, checkpoint: config.auditCheckpoint, hmacKeyFile: config.auditHmacKeyFile, failClosedForReads: config.auditFailClosedForReads })
   await app.register(abuseLimitsPlugin, { max: config.rateLimitMax, windowMs: config.rateLimitWindowMs, maxConcurrent: config.maxConcurrent })
   warnAboutWeakAuth(app, config)
   await app.register(healthPlugin, { version })

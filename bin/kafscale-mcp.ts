@@ -6,30 +6,12 @@ import { serveStdio } from '@modelcontextprotocol/server/stdio'
 import { buildApp } from '../app.ts'
 import { buildMcpServer } from '../lib/mcp-server.ts'
 import { demoBackend, startDemoBrokerMetrics } from '../demo/cluster.ts'
-import { verifyAuditFile } from '../lib/audit.ts'
+import { runAuditCommand } from '../lib/audit-command.ts'
 import { loadConfig, usage, type Config } from '../lib/config.ts'
 import { REVISION, VERSION } from '../lib/version.ts'
 
 const argv = process.argv.slice(2)
-if (argv[0] === 'audit') {
-  if (argv[1] !== 'verify' || argv.length !== 3) {
-    console.error('Usage: kafscale-mcp audit verify FILE')
-    process.exit(2)
-  }
-  let result
-  try {
-    result = verifyAuditFile(argv[2]!)
-  } catch (err) {
-    console.error(`kafscale-mcp: cannot read ${argv[2]}: ${(err as Error).message}`)
-    process.exit(2)
-  }
-  if (result.ok) {
-    console.log(`${argv[2]}: ${result.records} records, chain intact`)
-    process.exit(0)
-  }
-  console.error(`${argv[2]}: chain broken at line ${result.brokenLine}: ${result.reason} (${result.records} records before it are intact)`)
-  process.exit(1)
-}
+if (argv[0] === 'audit') process.exit(runAuditCommand(argv.slice(1), process.env))
 if (argv.includes('--help') || argv.includes('-h')) {
   console.log(usage())
   process.exit(0)

@@ -17,6 +17,8 @@ export interface Config {
   policyFile?: string
   auditStdout: boolean
   auditFile?: string
+  auditCheckpoint?: string
+  auditHmacKeyFile?: string
   auditFailClosedForReads: boolean
   rateLimitMax: number
   rateLimitWindowMs: number
@@ -72,6 +74,8 @@ export const SETTINGS: Setting[] = [
   { flag: 'policy-file', env: 'KAFSCALE_MCP_POLICY_FILE', help: 'RBAC policy, YAML or JSON, reloaded on change (default: everyone authenticated may observe)' },
   { flag: 'audit-stdout', env: 'KAFSCALE_MCP_AUDIT_STDOUT', help: 'write one audit record per tool call to stdout', boolean: true },
   { flag: 'audit-file', env: 'KAFSCALE_MCP_AUDIT_FILE', help: 'append hash-chained audit records to this file' },
+  { flag: 'audit-hmac-key-file', env: 'KAFSCALE_MCP_AUDIT_HMAC_KEY_FILE', help: 'file holding a secret key (32+ bytes) that seals the audit chain with HMAC-SHA256, so a rewrite is detectable' },
+  { flag: 'audit-checkpoint', env: 'KAFSCALE_MCP_AUDIT_CHECKPOINT', help: 'where the audit file\'s checkpoint (record count, head hash) is kept (default: the file + .checkpoint)' },
   { flag: 'audit-reads', env: 'KAFSCALE_MCP_AUDIT_READS', help: 'open (answer reads when the audit log fails) or closed (withhold them); default open' },
   { flag: 'rate-limit', env: 'KAFSCALE_MCP_RATE_LIMIT', help: 'requests per caller per window, 0 = off (default 300)' },
   { flag: 'rate-limit-window', env: 'KAFSCALE_MCP_RATE_LIMIT_WINDOW', help: 'rate limit window, Go duration (default 1m)' },
@@ -114,7 +118,7 @@ export function usage (): string {
   // The help column starts after the longest option, so no option runs into its text.
   const width = Math.max(...options.map(([option]) => option.length)) + 2
   for (const [option, help] of options) lines.push(`  ${option.padEnd(width)}${help}`)
-  lines.push('', 'Other commands:', '  kafscale-mcp audit verify FILE   check the hash chain of an audit file')
+  lines.push('', 'Other commands:', '  kafscale-mcp audit verify [--audit-hmac-key-file KEY] [--audit-checkpoint FILE] AUDIT-FILE', '      check an audit file\'s chain and checkpoint (kafscale-mcp audit verify --help)')
   return lines.join('\n')
 }
 
@@ -273,6 +277,9 @@ export function loadConfig (argv: string[], env: NodeJS.ProcessEnv): Config {
   }
   const auditReads = optional('audit-reads') ?? 'open'
   if (auditReads !== 'open' && auditReads !== 'closed') problems.push(`${name('audit-reads')}: ${JSON.stringify(auditReads)} is not open or closed`)
+  for (const flag of ['audit-hmac-key-file', 'audit-checkpoint']) {
+    if (optional(flag) !== undefined && optional('audit-file') === undefined) problems.push(`${name(flag)} applies to the audit file: set ${name('audit-file')} too`)
+  }
 
   const config: Config = {
     host,
@@ -286,6 +293,8 @@ export function loadConfig (argv: string[], env: NodeJS.ProcessEnv): Config {
     policyFile: optional('policy-file'),
     auditStdout: bool('audit-stdout'),
     auditFile: optional('audit-file'),
+    auditCheckpoint: optional('audit-checkpoint'),
+    auditHmacKeyFile: optional('audit-hmac-key-file'),
     auditFailClosedForReads: auditReads === 'closed',
     rateLimitMax: count('rate-limit', 300),
     rateLimitWindowMs: duration('rate-limit-window', 60_000),

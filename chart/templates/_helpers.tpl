@@ -52,7 +52,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- end -}}
 
 {{- define "kafscale-mcp.needsSecret" -}}
-{{- if or (and .Values.mcp.auth.token (not .Values.mcp.auth.existingSecret)) (and .Values.mcp.etcd.password (not .Values.mcp.etcd.existingSecret)) -}}true{{- end -}}
+{{- if or (and .Values.mcp.auth.token (not .Values.mcp.auth.existingSecret)) (and .Values.mcp.etcd.password (not .Values.mcp.etcd.existingSecret)) (and .Values.mcp.audit.hmacKey (not .Values.mcp.audit.existingSecret)) -}}true{{- end -}}
 {{- end -}}
 
 {{- define "kafscale-mcp.policyConfigMap" -}}
