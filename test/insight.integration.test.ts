@@ -91,7 +91,8 @@ t.test('cluster_health: nothing on a healthy cluster, each planted problem repor
   t.teardown(() => { for (const b of brokers) b.server.close() })
   await etcd.client.put('/kafscale/metadata/snapshot').value(encoded(snapshotWith([])))
   const lease = etcd.client.lease(30)
-  for (const [topic, n] of [['orders', 3], ['payments', 2]] as const) {
+  // payments/1 never had traffic: KafScale takes leases on first use, so it has none, and that is healthy.
+  for (const [topic, n] of [['orders', 3], ['payments', 1]] as const) {
     for (let p = 0; p < n; p++) await lease.put(`/kafscale/partition-leases/${topic}/${p}`).value(String(p % 3))
   }
   await lease.put('/kafscale/group-leases/billing').value('1')
@@ -101,7 +102,8 @@ t.test('cluster_health: nothing on a healthy cluster, each planted problem repor
   await putMany(etcd.client, [
     ['/kafscale/consumers/billing/metadata', BILLING_GROUP as unknown as string],
     ['/kafscale/consumers/billing/offsets/orders/0', commit(90)],
-    ['/kafscale/topics/orders/partitions/0/next_offset', '100']
+    ['/kafscale/topics/orders/partitions/0/next_offset', '100'],
+    ['/kafscale/topics/orders/partitions/1/next_offset', '5']
   ])
   const server = await startServer(['--etcd-endpoints', etcd.endpoint, '--broker-metrics-urls', brokers.map((b, i) => `${i}=${b.url}`).join(','), '--metrics-cache-ttl', '0s'])
   t.teardown(server.close)
@@ -112,18 +114,18 @@ t.test('cluster_health: nothing on a healthy cluster, each planted problem repor
   t.same(healthy.findings, [], 'no findings on a healthy cluster')
   t.equal(healthy.status, 'healthy')
   t.match(healthy.diagnosis, /^Healthy: 3 broker\(s\), 2 topic\(s\) with 5 partition\(s\), 1 consumer group\(s\); S3 healthy; etcd connected/)
-  t.same(healthy.checked, ['etcd', 'snapshot', 'broker-metrics', 'partition-leases', 'consumer-groups', 'group-leases', 'consumer-lag'])
+  t.same(healthy.checked, ['etcd', 'snapshot', 'broker-metrics', 'partition-leases', 'consumer-groups', 'group-leases', 'consumer-lag', 'stored-values'])
 
-  await orders1.revoke() // the lease of orders/1 ends: its key goes with it
+  await orders1.revoke() // the lease of orders/1, which holds records, ends: its key goes with it
   brokers[1]!.setText(FIXTURE_METRICS.replace('state="healthy"} 1', 'state="healthy"} 0').replace('state="degraded"} 0', 'state="degraded"} 1'))
-  await etcd.client.put('/kafscale/consumers/ghosts/offsets/payments/0').value(commit(3))
+  await etcd.client.put('/kafscale/consumers/ghosts/offsets/payments/1').value(commit(3))
   await etcd.client.put('/kafscale/topics/orders/partitions/0/next_offset').value('50000')
 
   const sick = (await callRest(server.base, 'cluster_health', {})).body
   t.equal(sick.status, 'degraded')
   const byCode = Object.fromEntries(sick.findings.map((f: any) => [f.code, f]))
   t.same(Object.keys(byCode).sort(), ['CONSUMER_LAG_HIGH', 'GROUP_WITHOUT_MEMBERS', 'PARTITIONS_WITHOUT_LEASE', 'S3_DEGRADED'])
-  t.match(byCode.PARTITIONS_WITHOUT_LEASE, { severity: 'warning', subjects: ['orders/1'], count: 1 })
+  t.match(byCode.PARTITIONS_WITHOUT_LEASE, { severity: 'warning', subjects: ['orders/1 (next_offset 5)', 'payments/1 (committed by ghosts)'], count: 2 }, 'partitions in use, each with why')
   t.match(byCode.S3_DEGRADED, { severity: 'warning', subjects: ['broker 1 (kafscale-broker-1.kafscale-broker-headless.kafscale.svc.cluster.local)'] })
   t.match(byCode.GROUP_WITHOUT_MEMBERS, { subjects: ['ghosts'] })
   t.match(byCode.CONSUMER_LAG_HIGH, { subjects: ['billing (max lag 49910)'] })
