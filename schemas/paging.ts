@@ -4,7 +4,9 @@ import { Type } from 'typebox'
 export const PageInput = {
   prefix: Type.Optional(Type.String({ maxLength: 249, description: 'Only names starting with this' })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000, description: 'At most this many items' })),
-  cursor: Type.Optional(Type.String({ maxLength: 1024, description: 'next_cursor of the previous answer, to continue' }))
+  // A cursor carries the last key of a page (group id, topic name, partition), base64 of JSON:
+  // room for the longest names written in the widest characters.
+  cursor: Type.Optional(Type.String({ maxLength: 8192, description: 'next_cursor of the previous answer, to continue' }))
 }
 
 /** Present only when an answer stopped early (size cap or limit). */

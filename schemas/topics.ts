@@ -47,9 +47,9 @@ export const TopicConfigDescription = Type.Object({
   }),
   partitions: Type.Integer(),
   replication_factor: Type.Integer(),
-  retention_ms: Type.Number({ description: '-1 means the broker default (unlimited)' }),
-  retention_bytes: Type.Number({ description: '-1 means the broker default (unlimited)' }),
-  segment_bytes: Type.Number({ description: '0 means the broker default (KAFSCALE_SEGMENT_BYTES)' }),
+  retention_ms: Type.Integer({ description: '-1 means the broker default (unlimited)' }),
+  retention_bytes: Type.Integer({ description: '-1 means the broker default (unlimited)' }),
+  segment_bytes: Type.Integer({ description: '0 means the broker default (KAFSCALE_SEGMENT_BYTES)' }),
   created_at: Type.String(),
   config: Type.Record(Type.String(), Type.String())
 })
