@@ -6,8 +6,8 @@ import createError from '@fastify/error'
 // `_meta["io.kafscale/error"]` carries the code; REST callers get Fastify's error JSON.
 
 export const InvalidInputError = createError('KSMCP_ERR_INVALID_INPUT', 'invalid arguments: %s', 400)
-export const InvalidTopicNameError = createError('KSMCP_ERR_INVALID_TOPIC_NAME', 'invalid topic name %s: topic names are 1 to 249 characters from [A-Za-z0-9._-] and not "." or ".."', 400)
-export const InvalidGroupIdError = createError('KSMCP_ERR_INVALID_GROUP_ID', 'invalid group id %s: group ids are non-empty and must not contain "/"', 400)
+export const InvalidTopicNameError = createError('KSMCP_ERR_INVALID_TOPIC_NAME', 'invalid topic name %s: a topic name is non-empty, well-formed Unicode', 400)
+export const InvalidGroupIdError = createError('KSMCP_ERR_INVALID_GROUP_ID', 'invalid group id %s: a group id is non-empty, well-formed Unicode', 400)
 export const GroupNotFoundError = createError('KSMCP_ERR_GROUP_NOT_FOUND', 'consumer group %s not found', 404)
 export const UnknownToolError = createError('KSMCP_ERR_UNKNOWN_TOOL', 'unknown tool %s', 404)
 export const UnknownSessionError = createError('KSMCP_ERR_UNKNOWN_SESSION', 'no open SSE session with this id: open GET /sse first', 404)
@@ -20,6 +20,7 @@ export const SnapshotUnavailableError = createError('KSMCP_ERR_SNAPSHOT_UNAVAILA
 export const EtcdUnavailableError = createError('KSMCP_ERR_ETCD_UNAVAILABLE', 'etcd unavailable: %s', 503)
 export const EtcdTimeoutError = createError('KSMCP_ERR_ETCD_TIMEOUT', 'etcd did not answer within %d ms', 504)
 export const CorruptValueError = createError('KSMCP_ERR_CORRUPT_VALUE', 'corrupt value at etcd key %s: %s', 502)
+export const AmbiguousKeyError = createError('KSMCP_ERR_AMBIGUOUS_KEY', 'etcd key %s is ambiguous: it can be read as %s', 502)
 
 export const MetricsNotConfiguredError = createError('KSMCP_ERR_METRICS_NOT_CONFIGURED', 'metrics provider not configured: set KAFSCALE_MCP_BROKER_METRICS_URL (or --broker-metrics-url)', 503)
 export const MetricsRequestError = createError('KSMCP_ERR_METRICS_FAILED', 'metrics request failed: %s', 502)

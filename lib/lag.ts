@@ -1,5 +1,5 @@
-import { TOPIC_NAME_PATTERN } from './kafscale/names.ts'
-import type { GroupOffsets, KafscaleStore } from './store/kafscale-store.ts'
+import { groupOffsetKey, nextOffsetKey } from './kafscale/keys.ts'
+import { compareStrings, type GroupOffsets, type KafscaleStore, type KeyProblem } from './store/kafscale-store.ts'
 
 // Consumer lag as the broker's lag sampler defines it (contract §3.4), but not clamped and
 // with partitions the group never committed kept apart.
@@ -32,18 +32,20 @@ export interface LagReport {
   overall: LagTotals
   /** Most total lag first. */
   groups: GroupLag[]
+  /** Offset records and log ends that could not be read: their partitions are left out or marked. */
+  problems: KeyProblem[]
 }
 
 const INT64_MAX = (1n << 63n) - 1n
-const validTopic = new RegExp(TOPIC_NAME_PATTERN)
 
 /** Lag of one group or all: one range for the offsets, one range per topic for the log ends. */
 export async function computeLag (store: KafscaleStore, options: { groupId?: string, keepTopic?: (topic: string) => boolean }): Promise<LagReport> {
   const { topicsByName } = store.snapshotView()
   const keep = options.keepTopic ?? (() => true)
-  const groups: GroupOffsets[] = options.groupId !== undefined ? [await store.groupOffsets(options.groupId)] : await store.allGroupOffsets()
-  const groupTopics = groups.map((g) => ({ group: g, topics: [...new Set([...g.offsets.values()].map((o) => o.topic))].filter(keep) }))
-  const logEnds = await store.nextOffsets(groupTopics.flatMap((g) => g.topics).filter((t) => validTopic.test(t)))
+  const committed = options.groupId !== undefined ? await oneGroup(store, options.groupId) : await store.allGroupOffsets()
+  const groupTopics = committed.groups.map((g) => ({ group: g, topics: [...new Set([...g.offsets.values()].map((o) => o.topic))].filter(keep) }))
+  const { offsets: logEnds, problems: logEndProblems } = await store.nextOffsets(groupTopics.flatMap((g) => g.topics))
+  const unreadable = new Set([...committed.problems, ...logEndProblems].map((p) => p.key))
 
   const rows: LagReport['rows'] = []
   for (const { group, topics } of groupTopics) {
@@ -52,22 +54,28 @@ export async function computeLag (store: KafscaleStore, options: { groupId?: str
       const known = topicsByName.get(topic)
       const committedHere = [...group.offsets.values()].filter((o) => o.topic === topic).map((o) => o.partition)
       for (const partition of new Set([...(known?.partitions.map((p) => p.partition) ?? []), ...committedHere])) {
-        const committed = group.offsets.get(`${topic}/${partition}`)?.record.offset
+        const committedOffset = group.offsets.get(`${topic}/${partition}`)?.record.offset
         const end = ends.get(partition)
         const logEnd = end ?? 0n
-        const lag = committed === undefined ? null : logEnd - committed
-        const reason = committed === undefined
-          ? 'never committed'
-          : known === undefined
-            ? 'topic not in the cluster metadata (deleted?)'
-            : end === undefined
-              ? 'no next_offset in etcd: nothing flushed to S3 yet'
-              : lag! < 0n ? 'committed offset is ahead of the log end' : undefined
+        const commitUnreadable = committedOffset === undefined && unreadable.has(groupOffsetKey(group.groupId, topic, partition))
+        const endUnreadable = end === undefined && unreadable.has(nextOffsetKey(topic, partition))
+        const lag = committedOffset === undefined || endUnreadable ? null : logEnd - committedOffset
+        const reason = commitUnreadable
+          ? 'committed offset unreadable (see errors)'
+          : committedOffset === undefined
+            ? 'never committed'
+            : endUnreadable
+              ? 'next_offset unreadable (see errors)'
+              : known === undefined
+                ? 'topic not in the cluster metadata (deleted?)'
+                : end === undefined
+                  ? 'no next_offset in etcd: nothing flushed to S3 yet'
+                  : lag! < 0n ? 'committed offset is ahead of the log end' : undefined
         const row: LagRow = {
           group_id: group.groupId,
           topic,
           partition,
-          committed_offset: committed === undefined ? null : Number(committed),
+          committed_offset: committedOffset === undefined ? null : Number(committedOffset),
           log_end_offset: Number(logEnd),
           lag: lag === null ? null : Number(lag),
           ...(reason !== undefined ? { reason } : {})
@@ -78,7 +86,13 @@ export async function computeLag (store: KafscaleStore, options: { groupId?: str
     }
   }
   rows.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
-  return { rows, ...summarize(rows.map((r) => r.row)) }
+  const problems = [...committed.problems, ...logEndProblems].sort((a, b) => compareStrings(a.key, b.key))
+  return { rows, ...summarize(rows.map((r) => r.row)), problems }
+}
+
+async function oneGroup (store: KafscaleStore, groupId: string): Promise<{ groups: GroupOffsets[], problems: KeyProblem[] }> {
+  const { group, problems } = await store.groupOffsets(groupId)
+  return { groups: [group], problems }
 }
 
 function emptyTotals (): LagTotals {
@@ -87,10 +101,8 @@ function emptyTotals (): LagTotals {
 
 function add (t: LagTotals, row: LagRow): void {
   t.partition_count++
-  if (row.lag === null) {
-    t.uncommitted_partitions++
-    return
-  }
+  if (row.committed_offset === null) t.uncommitted_partitions++
+  if (row.lag === null) return
   t.total_lag += row.lag
   t.max_lag = Math.max(t.max_lag, row.lag)
 }

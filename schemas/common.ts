@@ -1,20 +1,35 @@
 import { Type } from 'typebox'
-import { GROUP_ID_PATTERN, TOPIC_NAME_PATTERN } from '../lib/kafscale/names.ts'
+import { GROUP_ID_MAX_LENGTH, KEY_NAME_PATTERN, TOPIC_NAME_MAX_LENGTH } from '../lib/kafscale/names.ts'
 
 // `errorMessage` is read by lib/schema.ts to word validation failures for people and LLMs.
+// Names are those KafScale's broker creates: any characters, "/" and spaces included (see
+// lib/kafscale/names.ts for why that is safe and what the pattern still refuses).
 
 export const TopicName = Type.String({
-  pattern: TOPIC_NAME_PATTERN,
-  description: 'A topic name: 1 to 249 characters from [A-Za-z0-9._-]',
-  errorMessage: 'must be a topic name: 1 to 249 characters from [A-Za-z0-9._-], not "." or ".."'
+  minLength: 1,
+  maxLength: TOPIC_NAME_MAX_LENGTH,
+  pattern: KEY_NAME_PATTERN,
+  description: `A topic name as the cluster lists it: 1 to ${TOPIC_NAME_MAX_LENGTH} characters, any characters`,
+  errorMessage: `must be a topic name: 1 to ${TOPIC_NAME_MAX_LENGTH} characters of well-formed Unicode`
 })
 
 export const GroupId = Type.String({
   minLength: 1,
-  pattern: GROUP_ID_PATTERN,
+  maxLength: GROUP_ID_MAX_LENGTH,
+  pattern: KEY_NAME_PATTERN,
   description: 'Consumer group identifier',
-  errorMessage: 'must be a consumer group id: non-empty and without "/"'
+  errorMessage: `must be a consumer group id: 1 to ${GROUP_ID_MAX_LENGTH} characters of well-formed Unicode`
 })
+
+/** An etcd key whose value could not be read, or that reads several ways: the rest of the answer still came. */
+export const KeyErrors = {
+  errors: Type.Optional(Type.Array(Type.Object({
+    key: Type.String({ description: 'the etcd key' }),
+    code: Type.String({ description: 'KSMCP_ERR_CORRUPT_VALUE (the value does not decode) or KSMCP_ERR_AMBIGUOUS_KEY (names with "/" make the key read several ways)' }),
+    reason: Type.String()
+  }), { description: 'keys left out of the answer, each with why; present only when there are some' })),
+  errors_omitted: Type.Optional(Type.Integer({ description: 'further unreadable keys not listed, to keep the answer small' }))
+}
 
 /**
  * Names a caller may list in one call. Omitting the list means "all" and pages, so a long list

@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox'
-import { GroupId, ObservedAt, TopicNameList } from './common.ts'
+import { GroupId, KeyErrors, ObservedAt, TopicNameList } from './common.ts'
 import { PageInput, PageOutput } from './paging.ts'
 
 export const ConsumerLagInput = Type.Object({
@@ -33,6 +33,7 @@ export const ConsumerLagOutput = Type.Object({
     lag: Type.Union([Type.Integer(), Type.Null()], { description: 'log_end_offset - committed_offset, not clamped; null when never committed' }),
     reason: Type.Optional(Type.String({ description: 'why lag is null, negative or uncertain' }))
   }), { description: 'most lag first; never-committed partitions last' }),
+  ...KeyErrors,
   ...PageOutput,
   observed_at: ObservedAt
 })

@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox'
-import { TopicNameList, TopicSummary } from './common.ts'
+import { KeyErrors, TopicNameList, TopicSummary } from './common.ts'
 import { PageInput, PageOutput } from './paging.ts'
 
 export const ListTopicsInput = Type.Object({ ...PageInput }, { additionalProperties: false })
@@ -54,5 +54,5 @@ export const TopicConfigDescription = Type.Object({
   config: Type.Record(Type.String(), Type.String())
 })
 
-export const DescribeConfigsOutput = Type.Object({ configs: Type.Array(TopicConfigDescription), ...PageOutput })
+export const DescribeConfigsOutput = Type.Object({ configs: Type.Array(TopicConfigDescription), ...KeyErrors, ...PageOutput })
 export type DescribeConfigsOutput = Static<typeof DescribeConfigsOutput>

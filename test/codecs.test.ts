@@ -3,7 +3,7 @@ import t from 'tap'
 import { decodeConsumerGroup, decodeTopicConfig, encodeConsumerGroup, encodeTopicConfig } from '../lib/kafscale/messages.ts'
 import { decodeNextOffset, decodeOffsetRecord, encodeOffsetRecord, rfc3339Nano } from '../lib/kafscale/offsets.ts'
 import { decodeSnapshot, encodeSnapshot, topicIdFor } from '../lib/kafscale/snapshot.ts'
-import { groupOffsetKey, parseConsumerKey, topicConfigKey } from '../lib/kafscale/keys.ts'
+import { groupOffsetKey, nextOffsetKey, parseConsumerKey, parseTopicKey, topicConfigKey } from '../lib/kafscale/keys.ts'
 
 // Hex vectors are real encoder output quoted in the contract (§3.3).
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s/g, ''), 'hex')
@@ -121,21 +121,42 @@ t.test('RFC3339Nano trims like Go', async (t) => {
   t.equal(rfc3339Nano(new Date('2026-03-01T12:30:00.500Z')), '2026-03-01T12:30:00.5Z')
 })
 
-t.test('keys are built only from valid names', async (t) => {
+t.test('keys take every name the broker creates, verbatim', async (t) => {
   t.equal(topicConfigKey('orders'), '/kafscale/topics/orders/config')
   t.equal(groupOffsetKey('billing', 'orders', 2), '/kafscale/consumers/billing/offsets/orders/2')
-  t.throws(() => topicConfigKey('a/b'), { code: 'KSMCP_ERR_INVALID_TOPIC_NAME' })
-  t.throws(() => topicConfigKey('..'), { code: 'KSMCP_ERR_INVALID_TOPIC_NAME' })
-  t.throws(() => topicConfigKey('x'.repeat(250)), { code: 'KSMCP_ERR_INVALID_TOPIC_NAME' })
-  t.throws(() => groupOffsetKey('a/b', 'orders', 0), { code: 'KSMCP_ERR_INVALID_GROUP_ID', message: /invalid group id "a\/b"/ })
+  t.equal(topicConfigKey('a/partitions/0'), '/kafscale/topics/a/partitions/0/config')
+  t.equal(nextOffsetKey('my topic:ü', 1), '/kafscale/topics/my topic:ü/partitions/1/next_offset')
+  t.equal(groupOffsetKey('team/a', '..', 0), '/kafscale/consumers/team/a/offsets/../0')
+  // A lone surrogate goes to etcd as U+FFFD: it would read the keys of the name "\uFFFD".
+  t.throws(() => topicConfigKey('\uD800'), { code: 'KSMCP_ERR_INVALID_TOPIC_NAME', message: 'invalid topic name "\\ud800": a topic name is non-empty, well-formed Unicode' })
+  t.throws(() => topicConfigKey(''), { code: 'KSMCP_ERR_INVALID_TOPIC_NAME' })
   t.throws(() => groupOffsetKey('', 'orders', 0), { code: 'KSMCP_ERR_INVALID_GROUP_ID' })
+  t.throws(() => groupOffsetKey('g\uDC00', 'orders', 0), { code: 'KSMCP_ERR_INVALID_GROUP_ID' })
 })
 
-t.test('consumer keys parse as KafScale parses them', async (t) => {
-  t.same(parseConsumerKey('/kafscale/consumers/billing/metadata'), { kind: 'metadata', groupId: 'billing' })
-  t.same(parseConsumerKey('/kafscale/consumers/billing/offsets/orders/10'), { kind: 'offset', groupId: 'billing', topic: 'orders', partition: 10 })
-  t.equal(parseConsumerKey('/kafscale/consumers/a/b/metadata'), undefined, 'group ids with / are not listed')
-  t.equal(parseConsumerKey('/kafscale/consumers/g/offsets/a/b/1'), undefined, 'topics with / are not parsed')
-  t.equal(parseConsumerKey('/kafscale/consumers//offsets/orders/1'), undefined)
-  t.equal(parseConsumerKey('/kafscale/consumers/g/offsets/orders/x'), undefined)
+t.test('topic keys read by their shape, whatever the name holds', async (t) => {
+  t.same(parseTopicKey('/kafscale/topics/orders/config'), { kind: 'config', topic: 'orders' })
+  t.same(parseTopicKey('/kafscale/topics/a/partitions/0/config'), { kind: 'config', topic: 'a/partitions/0' })
+  t.same(parseTopicKey('/kafscale/topics/a/partitions/0/next_offset'), { kind: 'next_offset', topic: 'a', partition: 0 })
+  t.same(parseTopicKey('/kafscale/topics/a/partitions/0/partitions/1/next_offset'), { kind: 'next_offset', topic: 'a/partitions/0', partition: 1 })
+  t.same(parseTopicKey('/kafscale/topics/a/partitions/3'), { kind: 'partition_state', topic: 'a', partition: 3 })
+  t.equal(parseTopicKey('/kafscale/topics/a/partitions/x/next_offset'), undefined)
+  t.equal(parseTopicKey('/kafscale/topics//partitions/1'), undefined)
+})
+
+t.test('consumer keys read from the right: partition last, group and topic split at "/offsets/"', async (t) => {
+  const none = (): boolean => false
+  t.same(parseConsumerKey('/kafscale/consumers/billing/metadata', none), { kind: 'metadata', groupId: 'billing' })
+  t.same(parseConsumerKey('/kafscale/consumers/team/a/metadata', none), { kind: 'metadata', groupId: 'team/a' })
+  t.same(parseConsumerKey('/kafscale/consumers/billing/offsets/orders/10', none), { kind: 'offset', groupId: 'billing', topic: 'orders', partition: 10 })
+  t.same(parseConsumerKey('/kafscale/consumers/g/offsets/a/b/1', none), { kind: 'offset', groupId: 'g', topic: 'a/b', partition: 1 })
+  t.same(parseConsumerKey('/kafscale/consumers/g x/offsets/a/partitions/0/7', none), { kind: 'offset', groupId: 'g x', topic: 'a/partitions/0', partition: 7 })
+  const key = '/kafscale/consumers/a/offsets/b/offsets/c/0'
+  t.same(parseConsumerKey(key, (name) => name === 'c'), { kind: 'offset', groupId: 'a/offsets/b', topic: 'c', partition: 0 }, 'the reading whose topic exists')
+  t.same(parseConsumerKey(key, (name) => name === 'b/offsets/c'), { kind: 'offset', groupId: 'a', topic: 'b/offsets/c', partition: 0 })
+  t.same(parseConsumerKey(key, none), { kind: 'ambiguous', readings: [{ groupId: 'a', topic: 'b/offsets/c', partition: 0 }, { groupId: 'a/offsets/b', topic: 'c', partition: 0 }] })
+  t.equal(parseConsumerKey(key, () => true)?.kind, 'ambiguous', 'both topics exist')
+  t.equal(parseConsumerKey('/kafscale/consumers//offsets/orders/1', none), undefined)
+  t.equal(parseConsumerKey('/kafscale/consumers/g/offsets/orders/x', none), undefined)
+  t.equal(parseConsumerKey('/kafscale/consumers/g/offsets//1', none), undefined)
 })

@@ -2,13 +2,14 @@ import type { FastifyInstance } from 'fastify'
 import { ClusterHealthInput, ClusterHealthOutput } from '../schemas/health.ts'
 import { defineTool, observedAt, type ToolContext } from '../lib/tool.ts'
 import { computeLag } from '../lib/lag.ts'
-import type { SnapshotView } from '../lib/store/kafscale-store.ts'
+import type { KeyProblem, SnapshotView } from '../lib/store/kafscale-store.ts'
 import { READ_ONLY } from './read-only.ts'
 
 const description = 'Diagnose the cluster: a plain-language diagnosis and structured findings with severity. It checks ' +
   'etcd reachability and the metadata snapshot (partition leaders that are not brokers, duplicate topic ids), each ' +
-  'broker\'s S3 health and metrics reachability, partitions without a live lease holder, groups with members but no ' +
-  'live coordinator lease, groups with committed offsets but no members, consumer lag over a threshold, and the ' +
+  'broker\'s S3 health and metrics reachability, partitions holding records or committed offsets without a live lease holder ' +
+  '(idle partitions need none: KafScale takes leases on first use), groups with members but no live coordinator lease, groups ' +
+  'with committed offsets but no members, consumer lag over a threshold, etcd keys whose values cannot be read, and the ' +
   'operator\'s etcd backup staleness when its metrics are configured. Use it first when asked whether the cluster is healthy.'
 
 type Finding = ClusterHealthOutput['findings'][number]
@@ -37,12 +38,13 @@ export default async function clusterHealthTool (app: FastifyInstance): Promise<
       else if (storeHealth.lastError !== undefined) findings.push(finding('warning', 'SNAPSHOT_UNREADABLE', storeHealth.lastError, ['/kafscale/metadata/snapshot']))
       findings.push(...snapshotFindings(view))
 
-      const [groups, leases, lag, metrics, operator] = await Promise.allSettled([
+      const [groups, leases, lag, metrics, operator, topicKeys] = await Promise.allSettled([
         store.listGroups(),
         store.leases(),
         computeLag(store, {}),
         ctx.hasMetrics ? ctx.metrics().collect(view.snapshot.brokers) : Promise.resolve(undefined),
-        ctx.operatorMetrics?.scrape()
+        ctx.operatorMetrics?.scrape(),
+        store.topicKeys()
       ])
       const unavailable = (check: string, result: PromiseRejectedResult): Finding =>
         finding('warning', 'CHECK_UNAVAILABLE', `the ${check} check could not read its data: ${(result.reason as Error).message}`, [check])
@@ -54,18 +56,19 @@ export default async function clusterHealthTool (app: FastifyInstance): Promise<
         checked.push('broker-metrics')
         findings.push(finding('warning', 'BROKER_METRICS_UNREACHABLE', `no broker metrics could be read: ${(metrics.reason as Error).message}`, ['brokers']))
       }
-      if (leases.status === 'fulfilled') {
+      if (leases.status === 'fulfilled' && topicKeys.status === 'fulfilled') {
         checked.push('partition-leases')
-        findings.push(...partitionLeaseFindings(view, leases.value.partitions))
-      } else findings.push(unavailable('leases', leases))
+        const committed = lag.status === 'fulfilled' ? committedPartitions(lag.value.rows.map((r) => r.row)) : new Map<string, string[]>()
+        findings.push(...partitionLeaseFindings(view, leases.value.partitions, topicKeys.value.logEnds, committed))
+      } else findings.push(unavailable('leases', leases.status === 'rejected' ? leases : topicKeys as PromiseRejectedResult))
       if (groups.status === 'fulfilled') {
         checked.push('consumer-groups')
         if (leases.status === 'fulfilled') {
           checked.push('group-leases')
-          const orphaned = groups.value.filter((g) => g.memberCount > 0 && !leases.value.groups.has(g.groupId)).map((g) => g.groupId)
+          const orphaned = groups.value.groups.filter((g) => g.memberCount > 0 && !leases.value.groups.has(g.groupId)).map((g) => g.groupId)
           if (orphaned.length > 0) findings.push(finding('warning', 'GROUP_WITHOUT_COORDINATOR', `${orphaned.length} group(s) have members but no live coordinator lease: no broker is coordinating them`, orphaned))
         }
-        const memberless = groups.value.filter((g) => g.memberCount === 0).map((g) => g.groupId)
+        const memberless = groups.value.groups.filter((g) => g.memberCount === 0).map((g) => g.groupId)
         if (memberless.length > 0) findings.push(finding('warning', 'GROUP_WITHOUT_MEMBERS', `${memberless.length} group(s) have committed offsets but no members: stopped or abandoned consumers`, memberless))
       } else findings.push(unavailable('consumer-groups', groups))
       if (lag.status === 'fulfilled') {
@@ -73,6 +76,10 @@ export default async function clusterHealthTool (app: FastifyInstance): Promise<
         const behind = lag.value.groups.filter((g) => g.max_lag > lagThreshold)
         if (behind.length > 0) findings.push(finding('warning', 'CONSUMER_LAG_HIGH', `${behind.length} group(s) lag more than ${lagThreshold} records on a partition`, behind.map((g) => `${g.group_id} (max lag ${g.max_lag})`)))
       } else findings.push(unavailable('consumer-lag', lag))
+      if (groups.status === 'fulfilled' && lag.status === 'fulfilled' && topicKeys.status === 'fulfilled') {
+        checked.push('stored-values')
+        findings.push(...keyFindings([...groups.value.problems, ...lag.value.problems, ...topicKeys.value.problems]))
+      }
       if (ctx.operatorMetrics !== undefined) {
         checked.push('etcd-backups')
         findings.push(...operatorFindings(operator))
@@ -80,7 +87,8 @@ export default async function clusterHealthTool (app: FastifyInstance): Promise<
 
       findings.sort((a, b) => RANK[a.severity] - RANK[b.severity])
       const status: ClusterHealthOutput['status'] = findings.some((f) => f.severity === 'critical') ? 'critical' : findings.some((f) => f.severity === 'warning') ? 'degraded' : 'healthy'
-      return { status, diagnosis: diagnose(status, findings, view, ctx, groups, metrics), findings, checked, observed_at: observedAt() }
+      const groupCount = groups.status === 'fulfilled' ? groups.value.groups.length : undefined
+      return { status, diagnosis: diagnose(status, findings, view, ctx, groupCount, metrics), findings, checked, observed_at: observedAt() }
     }
   }))
 }
@@ -119,13 +127,47 @@ function metricsFindings (metrics: Awaited<ReturnType<ReturnType<ToolContext['me
   return out
 }
 
-function partitionLeaseFindings ({ snapshot }: SnapshotView, leases: Map<string, string>): Finding[] {
+/** The groups that committed an offset, by `topic/partition`. */
+function committedPartitions (rows: ReadonlyArray<{ group_id: string, topic: string, partition: number, committed_offset: number | null }>): Map<string, string[]> {
+  const byPartition = new Map<string, string[]>()
+  for (const row of rows) {
+    if (row.committed_offset === null) continue
+    const key = `${row.topic}/${row.partition}`
+    byPartition.set(key, [...(byPartition.get(key) ?? []), row.group_id])
+  }
+  return byPartition
+}
+
+// KafScale takes a partition's lease on its first produce and keeps it while the broker lives, so
+// an idle partition without one is normal. A missing lease matters where the partition is in
+// use: it holds records (next_offset > 0) or a group committed offsets on it.
+function partitionLeaseFindings ({ snapshot }: SnapshotView, leases: Map<string, string>, logEnds: Map<string, bigint>, committed: Map<string, string[]>): Finding[] {
   const out: Finding[] = []
   const brokerIds = new Set(snapshot.brokers.map((b) => String(b.nodeId)))
-  const unowned = snapshot.topics.flatMap((t) => t.partitions.filter((p) => !leases.has(`${t.name}/${p.partition}`)).map((p) => `${t.name}/${p.partition}`))
-  if (unowned.length > 0) out.push(finding('warning', 'PARTITIONS_WITHOUT_LEASE', `${unowned.length} partition(s) have no live lease holder: no broker owns them now (idle since a restart, or the owner died)`, unowned))
+  const unowned: string[] = []
+  for (const t of snapshot.topics) {
+    for (const p of t.partitions) {
+      const key = `${t.name}/${p.partition}`
+      if (leases.has(key)) continue
+      const end = logEnds.get(key) ?? 0n
+      const groups = committed.get(key) ?? []
+      const uses = [...(end > 0n ? [`next_offset ${end}`] : []), ...(groups.length > 0 ? [`committed by ${groups.join(', ')}`] : [])]
+      if (uses.length > 0) unowned.push(`${key} (${uses.join('; ')})`)
+    }
+  }
+  if (unowned.length > 0) out.push(finding('warning', 'PARTITIONS_WITHOUT_LEASE', `${unowned.length} partition(s) holding records or committed offsets have no live lease holder: no broker owns them now (the owner stopped or restarted; the next produce takes the lease)`, unowned))
   const stranger = [...leases].filter(([, holder]) => !brokerIds.has(holder)).map(([partition, holder]) => `${partition} (held by ${holder})`)
   if (stranger.length > 0) out.push(finding('warning', 'LEASE_HOLDER_UNKNOWN', `${stranger.length} partition lease(s) are held by a broker id the metadata does not list`, stranger))
+  return out
+}
+
+function keyFindings (problems: KeyProblem[]): Finding[] {
+  const seen = new Map(problems.map((p) => [p.key, p]))
+  const out: Finding[] = []
+  const corrupt = [...seen.values()].filter((p) => p.code === 'KSMCP_ERR_CORRUPT_VALUE').map((p) => p.reason)
+  if (corrupt.length > 0) out.push(finding('warning', 'CORRUPT_KEYS', `${corrupt.length} etcd key(s) hold values that do not decode: the groups, offsets, log ends or configs they store are left out of answers`, corrupt))
+  const ambiguous = [...seen.values()].filter((p) => p.code === 'KSMCP_ERR_AMBIGUOUS_KEY').map((p) => p.reason)
+  if (ambiguous.length > 0) out.push(finding('warning', 'AMBIGUOUS_KEYS', `${ambiguous.length} consumer offset key(s) read as more than one group or topic (names containing "/offsets/"): they are left out of answers`, ambiguous))
   return out
 }
 
@@ -139,12 +181,12 @@ function operatorFindings (operator: PromiseSettledResult<Awaited<ReturnType<Non
   return out
 }
 
-function diagnose (status: string, findings: Finding[], { snapshot }: SnapshotView, ctx: ToolContext, groups: PromiseSettledResult<unknown[]>, metrics: PromiseSettledResult<{ aggregate: { s3State: string } } | undefined>): string {
+function diagnose (status: string, findings: Finding[], { snapshot }: SnapshotView, ctx: ToolContext, groupCount: number | undefined, metrics: PromiseSettledResult<{ aggregate: { s3State: string } } | undefined>): string {
   if (status !== 'healthy') {
     return `${status === 'critical' ? 'Critical' : 'Degraded'}: ${findings.filter((f) => f.severity !== 'info').map((f) => f.summary).join('; ')}.`
   }
   const partitions = snapshot.topics.reduce((n, t) => n + t.partitions.length, 0)
-  const groupCount = groups.status === 'fulfilled' ? `${groups.value.length} consumer group(s)` : 'consumer groups unknown'
+  const groups = groupCount !== undefined ? `${groupCount} consumer group(s)` : 'consumer groups unknown'
   const s3 = ctx.hasMetrics && metrics.status === 'fulfilled' && metrics.value !== undefined ? `S3 ${metrics.value.aggregate.s3State}` : 'S3 not checked (no broker metrics configured)'
-  return `Healthy: ${snapshot.brokers.length} broker(s), ${snapshot.topics.length} topic(s) with ${partitions} partition(s), ${groupCount}; ${s3}; etcd connected; every partition has a live owner.`
+  return `Healthy: ${snapshot.brokers.length} broker(s), ${snapshot.topics.length} topic(s) with ${partitions} partition(s), ${groups}; ${s3}; etcd connected; every partition in use has a live owner.`
 }

@@ -4,11 +4,13 @@ import { defineTool, observedAt } from '../lib/tool.ts'
 import { pagedOutput, paginate } from '../lib/paging.ts'
 import { computeLag, type GroupLag } from '../lib/lag.ts'
 import { READ_ONLY } from './read-only.ts'
+import { keyErrors, keyErrorsChars } from './key-errors.ts'
 
 const description = 'Compute consumer lag: per partition the committed offset, the log-end offset (next_offset) and ' +
   'their difference, with totals and maxima per topic, per group and overall, most lag first. Partitions a group never ' +
   'committed are listed with lag null and a reason; negative lag (commit ahead of the log end) is shown as is. Pass ' +
   '`group_id` for one group (omit it for all groups) and `topics` or `prefix` to narrow. Use it to answer "who is behind, and by how much?". ' +
+  'Offset records or log ends that cannot be read are listed in `errors`; the rest of the answer still comes. ' +
   'Long answers come in pages (truncated, next_cursor).'
 
 export default async function consumerLagTool (app: FastifyInstance): Promise<void> {
@@ -26,14 +28,16 @@ export default async function consumerLagTool (app: FastifyInstance): Promise<vo
         keepTopic: (topic) => (wanted === undefined || wanted.has(topic)) && (prefix === undefined || topic.startsWith(prefix))
       })
       const { shown, omitted } = boundedGroups(report.groups, ctx.maxResponseChars / 2)
+      const errors = keyErrors(report.problems)
       const page = paginate(report.rows, (r) => r.key, (r) => r.row, {
-        limit, cursor, maxChars: ctx.maxResponseChars, reservedChars: JSON.stringify(shown).length + 300
+        limit, cursor, maxChars: ctx.maxResponseChars, reservedChars: JSON.stringify(shown).length + 300 + keyErrorsChars(errors)
       })
       return pagedOutput({
         ...report.overall,
         groups: shown,
         ...(omitted > 0 ? { groups_omitted: omitted } : {}),
         partitions: page.items,
+        ...errors,
         ...page.more,
         observed_at: observedAt()
       }, 'partitions', page)

@@ -3,10 +3,16 @@ import { DescribeGroupInput, DescribeGroupOutput } from '../schemas/groups.ts'
 import { defineTool } from '../lib/tool.ts'
 import { compareStrings } from '../lib/store/kafscale-store.ts'
 import { READ_ONLY } from './read-only.ts'
+import { keyErrors } from './key-errors.ts'
 
 const description = 'Describe one consumer group: state, protocol, leader member, generation, rebalance timeout, ' +
   'and each member with its last heartbeat, session timeout, subscribed topics and assigned partitions. ' +
-  'Use it to see who consumes what; a group id that does not exist gives an error.'
+  'Use it to see who consumes what. A group whose members all left has no stored metadata, only committed offsets: ' +
+  'it comes back with metadata "missing", state "empty", no members and a note (use fetch_offsets for its offsets). ' +
+  'A group id with neither gives an error.'
+
+const METADATA_MISSING_NOTE = 'The group has no metadata in etcd, only committed offsets: KafScale deletes a group\'s metadata when its last ' +
+  'member leaves (or on DeleteGroups) and keeps its offsets. Protocol, leader and generation are unknown; fetch_offsets and consumer_lag show the offsets.'
 
 export default async function describeGroupTool (app: FastifyInstance): Promise<void> {
   app.tools.add(defineTool({
@@ -17,10 +23,23 @@ export default async function describeGroupTool (app: FastifyInstance): Promise<
     output: DescribeGroupOutput,
     annotations: READ_ONLY,
     async handler ({ group_id: groupId }, ctx) {
-      const group = await ctx.store().describeGroup(groupId)
+      const described = await ctx.store().describeGroup(groupId)
+      if (described.metadata === 'missing') {
+        return {
+          group_id: groupId,
+          state: 'empty',
+          metadata: 'missing' as const,
+          note: METADATA_MISSING_NOTE,
+          committed_partitions: described.committedPartitions,
+          members: [],
+          ...keyErrors(described.problems)
+        }
+      }
+      const { group } = described
       return {
         group_id: group.groupId === '' ? groupId : group.groupId,
         state: group.state,
+        metadata: 'stored' as const,
         protocol_type: group.protocolType,
         protocol: group.protocol,
         leader: group.leader,

@@ -4,10 +4,12 @@ import { defineTool } from '../lib/tool.ts'
 import { compareStrings } from '../lib/store/kafscale-store.ts'
 import { pagedOutput, paginate, withPrefix } from '../lib/paging.ts'
 import { READ_ONLY } from './read-only.ts'
+import { keyErrors, keyErrorsChars } from './key-errors.ts'
 
 const description = 'Fetch a consumer group\'s committed offsets, per topic partition, sorted by topic and partition. ' +
   'Every partition of the group\'s topics is listed; `committed: false` (with offset 0) marks a partition the group ' +
-  'never committed. Pass `topics` (or a topic `prefix`) to limit the answer. A group id that does not exist gives an error. ' +
+  'never committed. Pass `topics` (or a topic `prefix`) to limit the answer; a topic named twice is answered once. ' +
+  'A group id that does not exist gives an error. An offset record that cannot be read is left out and its key listed in `errors`. ' +
   'Long answers come in pages (truncated, next_cursor).'
 
 export default async function fetchOffsetsTool (app: FastifyInstance): Promise<void> {
@@ -21,7 +23,7 @@ export default async function fetchOffsetsTool (app: FastifyInstance): Promise<v
     async handler ({ group_id: groupId, topics, prefix, limit, cursor }, ctx) {
       const store = ctx.store()
       const { topicsByName } = store.snapshotView()
-      const { offsets: committed } = await store.groupOffsets(groupId)
+      const { group: { offsets: committed }, problems } = await store.groupOffsets(groupId)
       const wanted = topics === undefined || topics === null || topics.length === 0 ? undefined : new Set(topics)
       const rows = new Map<string, FetchOffsetsOutput['offsets'][number]>()
       // Every partition of every topic the group committed to (or was asked about), so that
@@ -38,8 +40,9 @@ export default async function fetchOffsetsTool (app: FastifyInstance): Promise<v
       }
       const sorted = withPrefix([...rows.values()], prefix, (r) => r.topic).map((row) => ({ row, key: `${row.topic}\u0000${String(row.partition).padStart(10, '0')}` }))
         .sort((a, b) => compareStrings(a.key, b.key))
-      const page = paginate(sorted, (r) => r.key, (r) => r.row, { limit, cursor, maxChars: ctx.maxResponseChars })
-      return pagedOutput({ group_id: groupId, offsets: page.items, ...page.more }, 'offsets', page)
+      const errors = keyErrors(problems)
+      const page = paginate(sorted, (r) => r.key, (r) => r.row, { limit, cursor, maxChars: ctx.maxResponseChars, reservedChars: 200 + keyErrorsChars(errors) })
+      return pagedOutput({ group_id: groupId, offsets: page.items, ...errors, ...page.more }, 'offsets', page)
     }
   }))
 }

@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify'
-import { CorruptValueError, GroupNotFoundError, SnapshotUnavailableError } from '../errors.ts'
-import { CONSUMERS_PREFIX, GROUP_LEASES_PREFIX, PARTITION_LEASES_PREFIX, groupMetadataKey, groupOffsetsPrefix, groupPrefix, parseConsumerKey, parsePartition, SNAPSHOT_KEY, topicConfigKey, topicPartitionsPrefix } from '../kafscale/keys.ts'
+import { AmbiguousKeyError, CorruptValueError, GroupNotFoundError, SnapshotUnavailableError } from '../errors.ts'
+import { CONSUMERS_PREFIX, GROUP_LEASES_PREFIX, PARTITION_LEASES_PREFIX, TOPICS_PREFIX, groupMetadataKey, groupOffsetsPrefix, groupPrefix, parseConsumerKey, parsePartitionLeaseKey, parseTopicKey, SNAPSHOT_KEY, topicConfigKey, topicPartitionsPrefix, type OffsetKeyReading } from '../kafscale/keys.ts'
 import { decodeConsumerGroup, decodeTopicConfig, type ConsumerGroup, type TopicConfig } from '../kafscale/messages.ts'
 import { decodeNextOffset, decodeOffsetRecord, type OffsetRecord } from '../kafscale/offsets.ts'
 import { decodeSnapshot, EMPTY_SNAPSHOT, type ClusterSnapshot, type SnapshotTopic } from '../kafscale/snapshot.ts'
@@ -37,6 +37,17 @@ export interface GroupOffsets {
   /** Committed offsets keyed by `${topic}/${partition}`. */
   offsets: Map<string, { topic: string, partition: number, record: OffsetRecord }>
 }
+
+/** A key left out of an answer: its value does not decode, or names with "/" make it read several ways. */
+export interface KeyProblem {
+  key: string
+  code: string
+  reason: string
+}
+
+export type GroupDescription =
+  | { metadata: 'stored', group: ConsumerGroup }
+  | { metadata: 'missing', groupId: string, committedPartitions: number, problems: KeyProblem[] }
 
 export interface StoredTopicConfig {
   name: string
@@ -149,90 +160,136 @@ export class KafscaleStore {
    * Every group: one keys-only range over /kafscale/consumers/ (no offset values cross the
    * wire) and one transaction reading the metadata blobs. Groups that only have committed
    * offsets (KafScale deletes the metadata key when the last member leaves) are listed as
-   * "empty", as Kafka lists them.
+   * "empty", as Kafka lists them. A blob that does not decode leaves its group out and is
+   * reported; so is an offsets key that reads as several groups.
    */
-  async listGroups (): Promise<GroupSummary[]> {
+  async listGroups (): Promise<{ groups: GroupSummary[], problems: KeyProblem[] }> {
     const keys = await this.kv.range(CONSUMERS_PREFIX, { keysOnly: true })
-    const withMetadata: string[] = []
+    const isTopic = this.topicExists
+    const withMetadata: Array<{ groupId: string, key: string }> = []
     const offsetsOnly = new Set<string>()
+    const problems: KeyProblem[] = []
     for (const { key } of keys) {
-      const parsed = parseConsumerKey(key)
-      if (parsed?.kind === 'metadata') withMetadata.push(parsed.groupId)
+      const parsed = parseConsumerKey(key, isTopic)
+      if (parsed?.kind === 'metadata') withMetadata.push({ groupId: parsed.groupId, key })
       else if (parsed?.kind === 'offset') offsetsOnly.add(parsed.groupId)
+      else if (parsed?.kind === 'ambiguous') problems.push(ambiguousKey(key, parsed.readings))
     }
-    const values = await this.kv.getMany(withMetadata.map((id) => `${CONSUMERS_PREFIX}${id}/metadata`))
+    const values = await this.kv.getMany(withMetadata.map((m) => m.key))
     const groups: GroupSummary[] = []
-    withMetadata.forEach((groupId, i) => {
+    withMetadata.forEach(({ groupId, key }, i) => {
       offsetsOnly.delete(groupId)
       const value = values[i]
       if (value === undefined) return // deleted between the two reads
-      const group = this.decodeGroup(`${CONSUMERS_PREFIX}${groupId}/metadata`, value)
-      groups.push({ groupId, state: group.state, protocolType: group.protocolType, memberCount: Object.keys(group.members).length })
+      const group = decodeOrReport(key, () => decodeConsumerGroup(value), problems)
+      if (group !== undefined) groups.push({ groupId, state: group.state, protocolType: group.protocolType, memberCount: Object.keys(group.members).length })
     })
     for (const groupId of offsetsOnly) groups.push({ groupId, state: 'empty', protocolType: '', memberCount: 0 })
-    return groups.sort((a, b) => compareStrings(a.groupId, b.groupId))
+    return { groups: groups.sort((a, b) => compareStrings(a.groupId, b.groupId)), problems: sortProblems(problems) }
   }
 
-  /** A group's metadata; a group with only committed offsets is described as empty. */
-  async describeGroup (groupId: string): Promise<ConsumerGroup> {
+  /**
+   * A group's metadata, or, for a group whose members all left (KafScale deleted its metadata
+   * key and kept its offsets), how many partitions it has committed: nothing is made up.
+   */
+  async describeGroup (groupId: string): Promise<GroupDescription> {
     const key = groupMetadataKey(groupId)
     const value = await this.kv.get(key)
-    if (value !== undefined) return this.decodeGroup(key, value)
-    const offsets = await this.kv.range(groupOffsetsPrefix(groupId), { keysOnly: true, limit: 1 })
-    if (offsets.length === 0) throw new GroupNotFoundError(JSON.stringify(groupId))
-    return { groupId, state: 'empty', protocolType: '', protocol: '', leader: '', generationId: 0, members: {}, rebalanceTimeoutMs: 0 }
+    if (value !== undefined) {
+      try {
+        return { metadata: 'stored', group: decodeConsumerGroup(value) }
+      } catch (err) {
+        throw new CorruptValueError(key, (err as Error).message)
+      }
+    }
+    // Keys only: under this prefix are also the keys of groups named "<id>/offsets/…".
+    const keys = await this.kv.range(groupOffsetsPrefix(groupId), { keysOnly: true })
+    const isTopic = this.topicExists
+    let committedPartitions = 0
+    const problems: KeyProblem[] = []
+    for (const { key: offsetKey } of keys) {
+      const parsed = parseConsumerKey(offsetKey, isTopic)
+      if (parsed?.kind === 'offset' && parsed.groupId === groupId) committedPartitions++
+      else if (parsed?.kind === 'ambiguous' && parsed.readings.some((r) => r.groupId === groupId)) problems.push(ambiguousKey(offsetKey, parsed.readings))
+    }
+    if (committedPartitions === 0 && problems.length === 0) throw new GroupNotFoundError(JSON.stringify(groupId))
+    return { metadata: 'missing', groupId, committedPartitions, problems }
   }
 
   /** A group's committed offsets: one range read over the group's prefix. */
-  async groupOffsets (groupId: string): Promise<GroupOffsets> {
+  async groupOffsets (groupId: string): Promise<{ group: GroupOffsets, problems: KeyProblem[] }> {
+    const metadataKey = groupMetadataKey(groupId)
     const pairs = await this.kv.range(groupPrefix(groupId))
-    if (pairs.length === 0) throw new GroupNotFoundError(JSON.stringify(groupId))
-    return collectOffsets(pairs).get(groupId) ?? { groupId, offsets: new Map() }
+    const { groups, problems } = collectOffsets(pairs, this.topicExists, groupId)
+    const group = groups.get(groupId)
+    if (group === undefined && problems.length === 0 && !pairs.some((p) => p.key === metadataKey)) throw new GroupNotFoundError(JSON.stringify(groupId))
+    return { group: group ?? { groupId, offsets: new Map() }, problems }
   }
 
   /** Every group's committed offsets: one range read over /kafscale/consumers/. */
-  async allGroupOffsets (): Promise<GroupOffsets[]> {
-    return [...collectOffsets(await this.kv.range(CONSUMERS_PREFIX)).values()]
+  async allGroupOffsets (): Promise<{ groups: GroupOffsets[], problems: KeyProblem[] }> {
+    const { groups, problems } = collectOffsets(await this.kv.range(CONSUMERS_PREFIX), this.topicExists)
+    return { groups: [...groups.values()], problems }
   }
 
   /**
    * Log-end offsets (`next_offset`, the next offset to assign) by topic and partition: one
    * range per topic, all in flight together. A partition without the key has 0 (contract §1.1).
+   * The range of topic "a" also holds the keys of topics named "a/partitions/…": only keys that
+   * read as topic "a" count.
    */
-  async nextOffsets (topics: Iterable<string>): Promise<Map<string, Map<number, bigint>>> {
+  async nextOffsets (topics: Iterable<string>): Promise<{ offsets: Map<string, Map<number, bigint>>, problems: KeyProblem[] }> {
     const names = [...new Set(topics)]
+    const problems: KeyProblem[] = []
     const ranges = await Promise.all(names.map(async (topic) => {
-      const prefix = topicPartitionsPrefix(topic)
       const offsets = new Map<number, bigint>()
-      for (const { key, value } of await this.kv.range(prefix)) {
-        const rest = key.slice(prefix.length).split('/')
-        if (rest.length !== 2 || rest[1] !== 'next_offset') continue
-        const partition = parsePartition(rest[0]!)
-        if (partition === undefined) continue
-        try {
-          offsets.set(partition, decodeNextOffset(value.toString('utf8')))
-        } catch (err) {
-          throw new CorruptValueError(key, (err as Error).message)
-        }
+      for (const { key, value } of await this.kv.range(topicPartitionsPrefix(topic))) {
+        const parsed = parseTopicKey(key)
+        if (parsed?.kind !== 'next_offset' || parsed.topic !== topic) continue
+        const end = decodeOrReport(key, () => decodeNextOffset(value.toString('utf8')), problems)
+        if (end !== undefined) offsets.set(parsed.partition, end)
       }
       return [topic, offsets] as const
     }))
-    return new Map(ranges)
+    return { offsets: new Map(ranges), problems: sortProblems(problems) }
   }
 
-  /** Stored configs of the named topics: one transaction of exact reads. */
-  async topicConfigs (names: readonly string[]): Promise<StoredTopicConfig[]> {
+  /**
+   * Every log-end offset of the cluster, keyed `${topic}/${partition}`, with every stored topic
+   * config checked: one range over /kafscale/topics/ (small values: decimal offsets, configs of
+   * a few dozen bytes, partition states).
+   */
+  async topicKeys (): Promise<{ logEnds: Map<string, bigint>, problems: KeyProblem[] }> {
+    const logEnds = new Map<string, bigint>()
+    const problems: KeyProblem[] = []
+    for (const { key, value } of await this.kv.range(TOPICS_PREFIX)) {
+      const parsed = parseTopicKey(key)
+      if (parsed?.kind === 'next_offset') {
+        const end = decodeOrReport(key, () => decodeNextOffset(value.toString('utf8')), problems)
+        if (end !== undefined) logEnds.set(`${parsed.topic}/${parsed.partition}`, end)
+      } else if (parsed?.kind === 'config') {
+        decodeOrReport(key, () => decodeTopicConfig(value), problems)
+      }
+    }
+    return { logEnds, problems: sortProblems(problems) }
+  }
+
+  /** Stored configs of the named topics: one transaction of exact reads; unreadable ones are reported instead. */
+  async topicConfigs (names: readonly string[]): Promise<{ configs: StoredTopicConfig[], problems: KeyProblem[] }> {
     const keys = names.map(topicConfigKey)
     const values = await this.kv.getMany(keys)
-    return names.map((name, i) => {
+    const configs: StoredTopicConfig[] = []
+    const problems: KeyProblem[] = []
+    names.forEach((name, i) => {
       const value = values[i]
-      if (value === undefined) return { name, stored: undefined }
-      try {
-        return { name, stored: decodeTopicConfig(value) }
-      } catch (err) {
-        throw new CorruptValueError(keys[i], (err as Error).message)
+      if (value === undefined) {
+        configs.push({ name, stored: undefined })
+        return
       }
+      const stored = decodeOrReport(keys[i]!, () => decodeTopicConfig(value), problems)
+      if (stored !== undefined) configs.push({ name, stored })
     })
+    return { configs, problems }
   }
 
   /**
@@ -244,41 +301,58 @@ export class KafscaleStore {
     const [partitionPairs, groupPairs] = await Promise.all([this.kv.range(PARTITION_LEASES_PREFIX), this.kv.range(GROUP_LEASES_PREFIX)])
     const partitions = new Map<string, string>()
     for (const { key, value } of partitionPairs) {
-      // Split at the last "/", as KafScale's proxy does, so topics with "/" still parse.
-      const rest = key.slice(PARTITION_LEASES_PREFIX.length)
-      const cut = rest.lastIndexOf('/')
-      if (cut > 0 && parsePartition(rest.slice(cut + 1)) !== undefined) partitions.set(rest, value.toString('utf8').trim())
+      const parsed = parsePartitionLeaseKey(key)
+      if (parsed !== undefined) partitions.set(`${parsed.topic}/${parsed.partition}`, value.toString('utf8').trim())
     }
     const groups = new Map(groupPairs.map(({ key, value }) => [key.slice(GROUP_LEASES_PREFIX.length), value.toString('utf8').trim()]))
     return { partitions, groups }
   }
 
-  private decodeGroup (key: string, value: Buffer): ConsumerGroup {
-    try {
-      return decodeConsumerGroup(value)
-    } catch (err) {
-      throw new CorruptValueError(key, (err as Error).message)
-    }
-  }
+  /** Whether the cached snapshot has the topic: what decides between readings of an ambiguous key. */
+  private readonly topicExists = (name: string): boolean => this.view?.topicsByName.has(name) ?? false
 }
 
-/** Offset records of a range read, by group; corrupt records fail with their key. */
-function collectOffsets (pairs: readonly { key: string, value: Buffer }[]): Map<string, GroupOffsets> {
+/**
+ * Offset records of a range read, by group; with `onlyGroup`, just that group's. Records that
+ * do not decode and keys that read as several groups are reported, not fatal.
+ */
+function collectOffsets (pairs: readonly { key: string, value: Buffer }[], isTopic: (name: string) => boolean, onlyGroup?: string): { groups: Map<string, GroupOffsets>, problems: KeyProblem[] } {
   const groups = new Map<string, GroupOffsets>()
+  const problems: KeyProblem[] = []
   for (const { key, value } of pairs) {
-    const parsed = parseConsumerKey(key)
-    if (parsed?.kind !== 'offset') continue
-    let record: OffsetRecord
-    try {
-      record = decodeOffsetRecord(value.toString('utf8'))
-    } catch (err) {
-      throw new CorruptValueError(key, (err as Error).message)
+    const parsed = parseConsumerKey(key, isTopic)
+    if (parsed?.kind === 'ambiguous') {
+      if (onlyGroup === undefined || parsed.readings.some((r) => r.groupId === onlyGroup)) problems.push(ambiguousKey(key, parsed.readings))
+      continue
     }
+    if (parsed?.kind !== 'offset' || (onlyGroup !== undefined && parsed.groupId !== onlyGroup)) continue
+    const record = decodeOrReport(key, () => decodeOffsetRecord(value.toString('utf8')), problems)
+    if (record === undefined) continue
     let group = groups.get(parsed.groupId)
     if (group === undefined) groups.set(parsed.groupId, group = { groupId: parsed.groupId, offsets: new Map() })
     group.offsets.set(`${parsed.topic}/${parsed.partition}`, { topic: parsed.topic, partition: parsed.partition, record })
   }
-  return groups
+  return { groups, problems: sortProblems(problems) }
+}
+
+/** The decoded value, or undefined with the key reported in `problems` (CorruptValueError's wording). */
+function decodeOrReport<T> (key: string, decode: () => T, problems: KeyProblem[]): T | undefined {
+  try {
+    return decode()
+  } catch (err) {
+    const error = new CorruptValueError(key, (err as Error).message)
+    problems.push({ key, code: error.code, reason: error.message })
+    return undefined
+  }
+}
+
+function ambiguousKey (key: string, readings: readonly OffsetKeyReading[]): KeyProblem {
+  const error = new AmbiguousKeyError(key, readings.map((r) => `group ${JSON.stringify(r.groupId)} topic ${JSON.stringify(r.topic)} partition ${r.partition}`).join(' or '))
+  return { key, code: error.code, reason: error.message }
+}
+
+function sortProblems (problems: KeyProblem[]): KeyProblem[] {
+  return problems.sort((a, b) => compareStrings(a.key, b.key))
 }
 
 export function compareStrings (a: string, b: string): number {
