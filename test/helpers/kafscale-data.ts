@@ -15,7 +15,7 @@ export async function seedCluster (etcd: Etcd3): Promise<void> {
   await etcd.put('/kafscale/consumers/billing/offsets/orders/2').value('{"offset":-1,"metadata":"\\u003ca\\u0026b\\u003e\\u2028é\\u0000","committed_at":"2026-03-01T12:30:45Z"}')
   // A group whose members all left: the broker deleted its metadata, its offsets stay.
   await etcd.put('/kafscale/consumers/archiver/offsets/payments/1').value('{"offset":7,"metadata":"m","committed_at":"2026-03-01T12:00:00Z"}')
-  // Keys KafScale would not parse stay invisible.
+  // A group id with "/": the broker creates such groups, and they are listed.
   await etcd.put('/kafscale/consumers/team/a/metadata').value(BILLING_GROUP)
   await etcd.put('/kafscale/topics/orders/config').value(ORDERS_CONFIG)
   for (const [topic, partitions] of [['orders', 3], ['payments', 2]] as const) {
@@ -78,12 +78,14 @@ export const EXPECTED = {
   list_groups: {
     groups: [
       { group_id: 'archiver', state: 'empty', protocol_type: '', member_count: 0 },
-      { group_id: 'billing', state: 'stable', protocol_type: 'consumer', member_count: 1 }
+      { group_id: 'billing', state: 'stable', protocol_type: 'consumer', member_count: 1 },
+      { group_id: 'team/a', state: 'stable', protocol_type: 'consumer', member_count: 1 }
     ]
   },
   describe_group: {
     group_id: 'billing',
     state: 'stable',
+    metadata: 'stored',
     protocol_type: 'consumer',
     protocol: 'range',
     leader: 'm-1',
