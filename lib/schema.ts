@@ -59,6 +59,7 @@ interface SchemaNode {
   oneOf?: SchemaNode[]
   maxItems?: number
   maxLength?: number
+  contentEncoding?: string
   const?: unknown
   enum?: unknown[]
 }
@@ -168,13 +169,15 @@ export function maxJsonBytes (schema: TSchema): number {
 }
 
 const BYTES_PER_CODE_POINT = 12
+/** Text in a content encoding (base64, base16, …) is ASCII: `\u0041` at most. */
+const BYTES_PER_ENCODED_CHAR = 6
 /** A comma or colon, a newline and the indentation a pretty-printer puts around one value. */
 const SEPARATOR_BYTES = 24
 /** -1.7976931348623157e+308, with room to spare for an exponent written out. */
 const NUMBER_BYTES = 32
 
-function stringBytes (codePoints: number): number {
-  return 2 + BYTES_PER_CODE_POINT * codePoints
+function stringBytes (codePoints: number, perCodePoint = BYTES_PER_CODE_POINT): number {
+  return 2 + perCodePoint * codePoints
 }
 
 function literalBytes (value: unknown): number {
@@ -197,7 +200,9 @@ function typedBytes (node: SchemaNode, type: string): number {
     case 'boolean': return 5
     case 'integer':
     case 'number': return NUMBER_BYTES
-    case 'string': return node.maxLength === undefined ? Infinity : stringBytes(node.maxLength)
+    case 'string':
+      if (node.maxLength === undefined) return Infinity
+      return stringBytes(node.maxLength, node.contentEncoding === undefined ? BYTES_PER_CODE_POINT : BYTES_PER_ENCODED_CHAR)
     case 'array':
       if (node.maxItems === undefined || node.items === undefined) return node.maxItems === 0 ? 2 : Infinity
       return 2 + node.maxItems * (jsonBytes(node.items) + SEPARATOR_BYTES)
