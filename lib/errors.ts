@@ -12,6 +12,8 @@ export const GroupNotFoundError = createError('KSMCP_ERR_GROUP_NOT_FOUND', 'cons
 export const UnknownToolError = createError('KSMCP_ERR_UNKNOWN_TOOL', 'unknown tool %s', 404)
 export const UnknownSessionError = createError('KSMCP_ERR_UNKNOWN_SESSION', 'no open SSE session with this id: open GET /sse first', 404)
 export const TooManySessionsError = createError('KSMCP_ERR_TOO_MANY_SESSIONS', 'at most %d SSE sessions at once', 503)
+// 422: the question was understood but its answer is too big to send; the message says how to ask for less.
+export const ResponseTooLargeError = createError<'KSMCP_ERR_RESPONSE_TOO_LARGE', 422, [tool: string, chars: number, cap: number, hint: string]>('KSMCP_ERR_RESPONSE_TOO_LARGE', 'the answer of %s is %d characters, over the %d-character cap (KAFSCALE_MCP_MAX_RESPONSE_CHARS): %s', 422)
 
 export const StoreNotConfiguredError = createError('KSMCP_ERR_STORE_NOT_CONFIGURED', 'metadata store not configured: set KAFSCALE_MCP_ETCD_ENDPOINTS (or --etcd-endpoints)', 503)
 export const SnapshotUnavailableError = createError('KSMCP_ERR_SNAPSHOT_UNAVAILABLE', 'cluster metadata snapshot not loaded yet: %s', 503)

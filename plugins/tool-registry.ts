@@ -1,17 +1,24 @@
 import fp from 'fastify-plugin'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import type { TSchema } from 'typebox'
-import { AuditUnavailableError, ForbiddenError, InsufficientScopeError, InvalidInputError, isCodedError, MetricsNotConfiguredError, StoreNotConfiguredError, UnknownToolError } from '../lib/errors.ts'
+import { AuditUnavailableError, ForbiddenError, InsufficientScopeError, InvalidInputError, isCodedError, MetricsNotConfiguredError, ResponseTooLargeError, StoreNotConfiguredError, UnknownToolError } from '../lib/errors.ts'
 import { digestArguments, redact, type AuditRecord } from '../lib/audit.ts'
 import type { Decision } from '../lib/auth/policy.ts'
 import type { Principal } from '../lib/auth/principal.ts'
-import { compileSchema, type Validator } from '../lib/schema.ts'
+import { compileSchema, maxJsonBytes, type Validator } from '../lib/schema.ts'
+import { answerJson } from '../lib/paging.ts'
 import type { Caller, ToolContext, ToolDefinition } from '../lib/tool.ts'
 
 export interface RegisteredTool {
   definition: ToolDefinition
   input: Validator
   output: Validator
+  /**
+   * Bytes of the largest request body a valid input can need (every character escaped, pretty
+   * printed, in a JSON-RPC envelope); a larger body can be refused unread. Infinity when the
+   * input schema leaves a string or list unbounded (a plugin's may): the transport's limit applies.
+   */
+  bodyLimit: number
 }
 
 export interface ToolCallOptions {
@@ -32,6 +39,9 @@ export interface ToolFailure {
 }
 
 const NAME = /^[a-z][a-z0-9_]{0,63}$/
+
+/** Room around the arguments in a request body: the JSON-RPC envelope of /mcp (id, method, tool name, _meta). */
+const ENVELOPE_BYTES = 16 * 1024
 const ANNOTATIONS = ['readOnlyHint', 'destructiveHint', 'idempotentHint', 'openWorldHint'] as const
 
 /**
@@ -60,7 +70,12 @@ export class ToolRegistry {
     }
     if ((definition.input as { type?: unknown })?.type !== 'object' || (definition.output as { type?: unknown })?.type !== 'object') throw new Error(`tool ${definition.name} needs object input and output schemas`)
     if (typeof definition.handler !== 'function') throw new Error(`tool ${definition.name} needs a handler`)
-    this.tools.set(definition.name, { definition, input: compileSchema(definition.input), output: compileSchema(definition.output) })
+    this.tools.set(definition.name, {
+      definition,
+      input: compileSchema(definition.input),
+      output: compileSchema(definition.output),
+      bodyLimit: maxJsonBytes(definition.input) + ENVELOPE_BYTES
+    })
   }
 
   list (): RegisteredTool[] {
@@ -114,6 +129,9 @@ export class ToolRegistry {
         this.log.error({ tool: name, problems: tool.output.problems(output) }, 'tool output does not match its schema')
         return { ok: false, error: { code: 'KSMCP_ERR_INTERNAL', statusCode: 500, message: `tool ${name} produced an invalid result` } }
       }
+      // Measured here for every tool, built-in or plugin; the transports send this same text.
+      const size = answerJson(output as object).length
+      if (size > this.maxResponseChars) return failure(new ResponseTooLargeError(name, size, this.maxResponseChars, howToAskForLess(tool.definition.input)))
       return { ok: true, output: output as Record<string, unknown> }
     } catch (err) {
       if (isCodedError(err)) return failure(err)
@@ -165,6 +183,16 @@ export class ToolRegistry {
       signal: options.signal ?? new AbortController().signal
     }
   }
+}
+
+/** What the caller of an answer over the size cap can do: the tool's own arguments that narrow it. */
+function howToAskForLess (input: ToolDefinition['input']): string {
+  const fields = Object.keys((input as { properties?: Record<string, unknown> }).properties ?? {})
+  if (fields.length === 0) return 'this tool takes no arguments to narrow it; the operator can raise the cap'
+  const named = fields.map((f) => `\`${f}\``).join(', ')
+  return fields.includes('cursor')
+    ? `ask for less with ${named}: pass a smaller \`limit\` or a \`prefix\`, and follow \`next_cursor\` for the rest`
+    : `ask for less with ${named}`
 }
 
 function fail (err: Error): never {

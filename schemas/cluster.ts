@@ -8,7 +8,8 @@ export const ClusterStatusOutput = Type.Object({
   cluster_id: Type.Optional(Type.String()),
   controller_id: Type.Integer(),
   brokers: Type.Array(Type.Object({ node_id: Type.Integer(), host: Type.String(), port: Type.Integer() })),
-  topics: Type.Array(TopicSummary),
+  topics: Type.Array(TopicSummary, { description: 'by name; as many as fit under the size cap (topics_omitted says how many more)' }),
+  topics_omitted: Type.Optional(Type.Integer({ description: 'topics left out of `topics` to keep the answer small; list_topics pages through all of them' })),
   s3: Type.Object({
     state: Type.String({ description: 'healthy, degraded or unavailable; "" when broker metrics are not configured or unreachable' }),
     latency_ms: Type.Integer()

@@ -31,8 +31,17 @@ export const KeyErrors = {
   errors_omitted: Type.Optional(Type.Integer({ description: 'further unreadable keys not listed, to keep the answer small' }))
 }
 
+/**
+ * Names a caller may list in one call. Omitting the list means "all" and pages, so a long list
+ * buys nothing; 1,000 keeps the largest valid body near 3 MB even with every character escaped.
+ */
+export const MAX_LISTED_NAMES = 1000
+
+// `type: ["array", "null"]` rather than `anyOf`: a form-building client (MCP Inspector) reads
+// the top-level `type` to offer a list editor. TypeBox has no builder for a type array, so the
+// schema is written out; its compiler validates it like any other.
 export const TopicNameList = (description: string) =>
-  Type.Optional(Type.Union([Type.Array(TopicName, { maxItems: 10000 }), Type.Null()], { description }))
+  Type.Optional(Type.Unsafe<string[] | null>({ type: ['array', 'null'], items: TopicName, maxItems: MAX_LISTED_NAMES, description }))
 
 export const ObservedAt = Type.String({ description: 'When the answer was assembled, RFC 3339 UTC with second precision' })
 

@@ -1,8 +1,8 @@
 import { Type, type Static } from 'typebox'
 import { GroupId, KeyErrors, TopicNameList } from './common.ts'
-import { PageInput, PageOutput } from './paging.ts'
+import { GroupPageInput, OffsetPageInput, PageOutput } from './paging.ts'
 
-export const ListGroupsInput = Type.Object({ ...PageInput }, { additionalProperties: false })
+export const ListGroupsInput = Type.Object({ ...GroupPageInput }, { additionalProperties: false })
 export const ListGroupsOutput = Type.Object({
   groups: Type.Array(Type.Object({
     group_id: Type.String(),
@@ -49,7 +49,7 @@ export type DescribeGroupOutput = Static<typeof DescribeGroupOutput>
 export const FetchOffsetsInput = Type.Object({
   group_id: GroupId,
   topics: TopicNameList('Optional list of topics to fetch offsets for'),
-  ...PageInput
+  ...OffsetPageInput
 }, { additionalProperties: false })
 export type FetchOffsetsInput = Static<typeof FetchOffsetsInput>
 

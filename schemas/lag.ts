@@ -1,11 +1,11 @@
 import { Type, type Static } from 'typebox'
 import { GroupId, KeyErrors, ObservedAt, TopicNameList } from './common.ts'
-import { PageInput, PageOutput } from './paging.ts'
+import { LagPageInput, PageOutput } from './paging.ts'
 
 export const ConsumerLagInput = Type.Object({
   group_id: Type.Optional(GroupId),
   topics: TopicNameList('Only these topics'),
-  ...PageInput
+  ...LagPageInput
 }, { additionalProperties: false })
 export type ConsumerLagInput = Static<typeof ConsumerLagInput>
 

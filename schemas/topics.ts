@@ -1,15 +1,15 @@
 import { Type, type Static } from 'typebox'
 import { KeyErrors, TopicNameList, TopicSummary } from './common.ts'
-import { PageInput, PageOutput } from './paging.ts'
+import { TopicPageInput, PageOutput } from './paging.ts'
 
-export const ListTopicsInput = Type.Object({ ...PageInput }, { additionalProperties: false })
+export const ListTopicsInput = Type.Object({ ...TopicPageInput }, { additionalProperties: false })
 export type ListTopicsInput = Static<typeof ListTopicsInput>
 export const ListTopicsOutput = Type.Object({ topics: Type.Array(TopicSummary), ...PageOutput })
 export type ListTopicsOutput = Static<typeof ListTopicsOutput>
 
 export const DescribeTopicsInput = Type.Object({
   names: TopicNameList('Optional list of topic names to filter'),
-  ...PageInput
+  ...TopicPageInput
 }, { additionalProperties: false })
 export type DescribeTopicsInput = Static<typeof DescribeTopicsInput>
 
@@ -35,7 +35,7 @@ export type DescribeTopicsOutput = Static<typeof DescribeTopicsOutput>
 
 export const DescribeConfigsInput = Type.Object({
   topics: TopicNameList('Optional list of topics to describe'),
-  ...PageInput
+  ...TopicPageInput
 }, { additionalProperties: false })
 export type DescribeConfigsInput = Static<typeof DescribeConfigsInput>
 
@@ -47,9 +47,9 @@ export const TopicConfigDescription = Type.Object({
   }),
   partitions: Type.Integer(),
   replication_factor: Type.Integer(),
-  retention_ms: Type.Number({ description: '-1 means the broker default (unlimited)' }),
-  retention_bytes: Type.Number({ description: '-1 means the broker default (unlimited)' }),
-  segment_bytes: Type.Number({ description: '0 means the broker default (KAFSCALE_SEGMENT_BYTES)' }),
+  retention_ms: Type.Integer({ description: '-1 means the broker default (unlimited)' }),
+  retention_bytes: Type.Integer({ description: '-1 means the broker default (unlimited)' }),
+  segment_bytes: Type.Integer({ description: '0 means the broker default (KAFSCALE_SEGMENT_BYTES)' }),
   created_at: Type.String(),
   config: Type.Record(Type.String(), Type.String())
 })

@@ -3,9 +3,12 @@ import { ClusterStatusInput, ClusterStatusOutput } from '../schemas/cluster.ts'
 import { defineTool, observedAt } from '../lib/tool.ts'
 import { READ_ONLY } from './read-only.ts'
 import { topicSummary } from './topic-summary.ts'
+import { pagedOutput, paginate } from '../lib/paging.ts'
 
 const description = 'Summarize the KafScale cluster: cluster name and id, the brokers (node id, host, port), ' +
-  'every topic with its partition count, the S3 health seen by the broker metrics, and whether etcd answers. ' +
+  'the topics with their partition counts, the S3 health seen by the broker metrics, and whether etcd answers. ' +
+  'A cluster with many topics lists the first ones by name and says in topics_omitted how many more there are: ' +
+  'page through all of them with list_topics. ' +
   'Use it first to get an overview, then drill down with describe_topics, list_groups or cluster_metrics.'
 
 export default async function clusterStatusTool (app: FastifyInstance): Promise<void> {
@@ -34,12 +37,13 @@ export default async function clusterStatusTool (app: FastifyInstance): Promise<
           ctx.log.debug({ err: (err as Error).message }, 'cluster_status: metrics unavailable')
         }
       }
-      return {
+      const head = {
         ...(snapshot.clusterName !== null && snapshot.clusterName !== '' ? { cluster_name: snapshot.clusterName } : {}),
         ...(snapshot.clusterId !== null && snapshot.clusterId !== '' ? { cluster_id: snapshot.clusterId } : {}),
         controller_id: snapshot.controllerId,
-        brokers: snapshot.brokers.map((b) => ({ node_id: b.nodeId, host: b.host, port: b.port })),
-        topics: sortedTopics.map(topicSummary),
+        brokers: snapshot.brokers.map((b) => ({ node_id: b.nodeId, host: b.host, port: b.port }))
+      }
+      const tail = {
         s3,
         etcd: {
           state: health.connected ? 'connected' as const : 'disconnected' as const,
@@ -49,6 +53,12 @@ export default async function clusterStatusTool (app: FastifyInstance): Promise<
         },
         observed_at: observedAt()
       }
+      // The topic list is what grows with the cluster: it gets what the rest leaves of the cap.
+      const page = paginate(sortedTopics, (t) => t.name, topicSummary, {
+        maxChars: ctx.maxResponseChars, reservedChars: JSON.stringify({ ...head, ...tail, topics_omitted: sortedTopics.length }).length
+      })
+      const omitted = sortedTopics.length - page.items.length
+      return pagedOutput({ ...head, topics: page.items, ...(omitted > 0 ? { topics_omitted: omitted } : {}), ...tail }, 'topics', page)
     }
   }))
 }
