@@ -3,11 +3,13 @@ import { pathToFileURL } from 'node:url'
 import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify'
 import type { Config } from './lib/config.ts'
 import { PluginLoadError } from './lib/errors.ts'
+import { LOG_REDACTION } from './lib/log-redaction.ts'
 import type { KvBackend } from './lib/store/kv.ts'
 import { VERSION } from './lib/version.ts'
 import abuseLimitsPlugin from './plugins/abuse-limits.ts'
 import auditPlugin from './plugins/audit.ts'
 import authPlugin from './plugins/auth.ts'
+import gatePlugin from './plugins/gate.ts'
 import healthPlugin from './plugins/health.ts'
 import legacySsePlugin from './plugins/legacy-sse.ts'
 import mcpPlugin from './plugins/mcp.ts'
@@ -32,7 +34,8 @@ export const BUILTIN_TOOLS = [clusterStatus, clusterMetrics, listTopics, describ
 export interface BuildOptions {
   /** Serve this key space instead of connecting to etcd (the demo cluster). */
   backend?: KvBackend
-  logger?: FastifyServerOptions['logger']
+  /** Logger options over the defaults; credential redaction always applies. */
+  logger?: Exclude<FastifyServerOptions['logger'], boolean>
   version?: string
 }
 
@@ -40,11 +43,12 @@ export interface BuildOptions {
 export async function buildApp (config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
   const version = options.version ?? VERSION
   const app = Fastify({
-    logger: options.logger ?? {
+    logger: {
       level: config.logLevel,
       // Application logs go to stderr: stdout is left for machine-readable streams.
       stream: process.stderr,
-      redact: { paths: ['req.headers.authorization', 'req.headers.cookie'], censor: '[redacted]' }
+      ...options.logger,
+      ...LOG_REDACTION
     },
     bodyLimit: config.bodyLimit,
     requestTimeout: 120_000
@@ -65,7 +69,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     policyFile: config.policyFile
   })
   await app.register(auditPlugin, { stdout: config.auditStdout, file: config.auditFile, checkpoint: config.auditCheckpoint, hmacKeyFile: config.auditHmacKeyFile, failClosedForReads: config.auditFailClosedForReads })
-  await app.register(abuseLimitsPlugin, { max: config.rateLimitMax, windowMs: config.rateLimitWindowMs, maxConcurrent: config.maxConcurrent })
+  await app.register(abuseLimitsPlugin, { max: config.rateLimitMax, windowMs: config.rateLimitWindowMs, maxConcurrent: config.maxConcurrent, maxStreams: config.maxStreams, maxStreamsTotal: config.maxStreamsTotal })
   warnAboutWeakAuth(app, config)
   await app.register(healthPlugin, { version })
   await app.register(telemetryPlugin)
@@ -74,9 +78,14 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   for (const spec of config.plugins) await app.register(await loadToolPlugin(spec))
 
   const allowedOrigins = ['localhost', '127.0.0.1', '[::1]', ...config.allowedOrigins]
-  await app.register(mcpPlugin, { version, allowedHosts: config.allowedHosts, allowedOrigins, bodyLimit: config.bodyLimit })
-  await app.register(legacySsePlugin, { version, allowedHosts: config.allowedHosts, allowedOrigins, maxSessions: 1000 })
-  await app.register(restPlugin)
+  // Every data route sits in this one gated scope; /healthz, /readyz, /metrics and
+  // /.well-known stay outside it.
+  await app.register(async function dataRoutes (scope) {
+    await scope.register(gatePlugin, { allowedHosts: config.allowedHosts, allowedOrigins })
+    await scope.register(mcpPlugin, { version, bodyLimit: config.bodyLimit })
+    await scope.register(legacySsePlugin, { version })
+    await scope.register(restPlugin)
+  })
   return app
 }
 

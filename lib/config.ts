@@ -23,6 +23,8 @@ export interface Config {
   rateLimitMax: number
   rateLimitWindowMs: number
   maxConcurrent: number
+  maxStreams: number
+  maxStreamsTotal: number
   etcdEndpoints: string[]
   etcdUsername?: string
   etcdPassword?: string
@@ -79,7 +81,9 @@ export const SETTINGS: Setting[] = [
   { flag: 'audit-reads', env: 'KAFSCALE_MCP_AUDIT_READS', help: 'open (answer reads when the audit log fails) or closed (withhold them); default open' },
   { flag: 'rate-limit', env: 'KAFSCALE_MCP_RATE_LIMIT', help: 'requests per caller per window, 0 = off (default 300)' },
   { flag: 'rate-limit-window', env: 'KAFSCALE_MCP_RATE_LIMIT_WINDOW', help: 'rate limit window, Go duration (default 1m)' },
-  { flag: 'max-concurrent', env: 'KAFSCALE_MCP_MAX_CONCURRENT', help: 'requests in flight per caller, 0 = off (default 16)' },
+  { flag: 'max-concurrent', env: 'KAFSCALE_MCP_MAX_CONCURRENT', help: 'requests in flight per caller, open streams not counted, 0 = off (default 16)' },
+  { flag: 'max-streams', env: 'KAFSCALE_MCP_MAX_STREAMS', help: 'open SSE sessions and subscriptions per caller, 0 = off (default 16)' },
+  { flag: 'max-streams-total', env: 'KAFSCALE_MCP_MAX_STREAMS_TOTAL', help: 'open SSE sessions and subscriptions in all, 0 = off (default 1000)' },
   { flag: 'etcd-endpoints', env: 'KAFSCALE_MCP_ETCD_ENDPOINTS', help: 'comma-separated etcd URLs, e.g. http://etcd:2379' },
   { flag: 'etcd-username', env: 'KAFSCALE_MCP_ETCD_USERNAME', help: 'etcd user' },
   { flag: 'etcd-password', env: 'KAFSCALE_MCP_ETCD_PASSWORD', help: 'etcd password' },
@@ -95,8 +99,8 @@ export const SETTINGS: Setting[] = [
   { flag: 'metrics-cache-ttl', env: 'KAFSCALE_MCP_METRICS_CACHE_TTL', help: 'how long one scrape answers all callers, Go duration (default 2s)' },
   { flag: 'session-timeout', env: 'KAFSCALE_MCP_SESSION_TIMEOUT', help: 'accepted for compatibility; the service is stateless (Go duration)' },
   { flag: 'env', env: 'KAFSCALE_ENV', help: 'environment name, e.g. dev, staging, prod' },
-  { flag: 'allowed-hosts', env: 'KAFSCALE_MCP_ALLOWED_HOSTS', help: 'comma-separated Host names accepted on /mcp (default: localhost names when listening on loopback, else any)' },
-  { flag: 'allowed-origins', env: 'KAFSCALE_MCP_ALLOWED_ORIGINS', help: 'comma-separated browser Origin hostnames accepted on /mcp besides localhost' },
+  { flag: 'allowed-hosts', env: 'KAFSCALE_MCP_ALLOWED_HOSTS', help: 'comma-separated Host names accepted on /mcp, /sse, /messages and /api (default: localhost names when listening on loopback, else any)' },
+  { flag: 'allowed-origins', env: 'KAFSCALE_MCP_ALLOWED_ORIGINS', help: 'comma-separated browser Origin hostnames accepted on /mcp, /sse, /messages and /api besides localhost' },
   { flag: 'plugins', env: 'KAFSCALE_MCP_PLUGINS', help: 'comma-separated module paths or package names of extra tool plugins' },
   { flag: 'max-response-chars', env: 'KAFSCALE_MCP_MAX_RESPONSE_CHARS', help: 'size cap of one tool answer in characters; longer lists are paged (default 50000)' },
   { flag: 'body-limit', env: 'KAFSCALE_MCP_BODY_LIMIT', help: 'largest request body in bytes (default 4194304)' },
@@ -299,6 +303,8 @@ export function loadConfig (argv: string[], env: NodeJS.ProcessEnv): Config {
     rateLimitMax: count('rate-limit', 300),
     rateLimitWindowMs: duration('rate-limit-window', 60_000),
     maxConcurrent: count('max-concurrent', 16),
+    maxStreams: count('max-streams', 16),
+    maxStreamsTotal: count('max-streams-total', 1000),
     etcdEndpoints,
     etcdUsername,
     etcdPassword,

@@ -11,9 +11,9 @@ export const InvalidGroupIdError = createError('KSMCP_ERR_INVALID_GROUP_ID', 'in
 export const GroupNotFoundError = createError('KSMCP_ERR_GROUP_NOT_FOUND', 'consumer group %s not found', 404)
 export const UnknownToolError = createError('KSMCP_ERR_UNKNOWN_TOOL', 'unknown tool %s', 404)
 export const UnknownSessionError = createError('KSMCP_ERR_UNKNOWN_SESSION', 'no open SSE session with this id: open GET /sse first', 404)
-export const TooManySessionsError = createError('KSMCP_ERR_TOO_MANY_SESSIONS', 'at most %d SSE sessions at once', 503)
 // 422: the question was understood but its answer is too big to send; the message says how to ask for less.
 export const ResponseTooLargeError = createError<'KSMCP_ERR_RESPONSE_TOO_LARGE', 422, [tool: string, chars: number, cap: number, hint: string]>('KSMCP_ERR_RESPONSE_TOO_LARGE', 'the answer of %s is %d characters, over the %d-character cap (KAFSCALE_MCP_MAX_RESPONSE_CHARS): %s', 422)
+export const InvalidMessageError = createError('KSMCP_ERR_INVALID_MESSAGE', 'not a JSON-RPC message (%s): POST one JSON-RPC 2.0 request, notification or response object', 400)
 
 export const StoreNotConfiguredError = createError('KSMCP_ERR_STORE_NOT_CONFIGURED', 'metadata store not configured: set KAFSCALE_MCP_ETCD_ENDPOINTS (or --etcd-endpoints)', 503)
 export const SnapshotUnavailableError = createError('KSMCP_ERR_SNAPSHOT_UNAVAILABLE', 'cluster metadata snapshot not loaded yet: %s', 503)
@@ -33,6 +33,13 @@ export const InsufficientScopeError = createError('KSMCP_ERR_INSUFFICIENT_SCOPE'
 export const AuthUnavailableError = createError('KSMCP_ERR_AUTH_UNAVAILABLE', 'cannot verify the token now: %s', 503)
 export const AuditUnavailableError = createError('KSMCP_ERR_AUDIT_UNAVAILABLE', 'the audit log cannot be written, so the result is withheld', 503)
 export const TooManyConcurrentError = createError('KSMCP_ERR_TOO_MANY_CONCURRENT', 'too many concurrent requests: at most %d at once per caller', 429)
+export const RateLimitedError = createError('KSMCP_ERR_RATE_LIMITED', 'rate limit exceeded: at most %d requests per %s per caller; the window resets in %d s', 429)
+export const TooManyStreamsError = createError('KSMCP_ERR_TOO_MANY_STREAMS', 'too many open streams: at most %d at once per caller; close an SSE session or subscription first', 429)
+export const StreamsExhaustedError = createError('KSMCP_ERR_STREAMS_EXHAUSTED', 'the server already holds its maximum of %d open streams; retry later', 503)
+export const ForbiddenHostError = createError('KSMCP_ERR_FORBIDDEN_HOST', 'forbidden: this server does not answer to host %s (DNS-rebinding protection); list it in KAFSCALE_MCP_ALLOWED_HOSTS (--allowed-hosts)', 403)
+export const ForbiddenOriginError = createError('KSMCP_ERR_FORBIDDEN_ORIGIN', 'forbidden: browser origin %s is not allowed; list its hostname in KAFSCALE_MCP_ALLOWED_ORIGINS (--allowed-origins)', 403)
+export const BadHostError = createError('KSMCP_ERR_BAD_HOST', 'ambiguous host: %s', 400)
+export const UnsupportedMediaTypeError = createError('KSMCP_ERR_UNSUPPORTED_MEDIA_TYPE', 'unsupported content type %s: send the body as application/json', 415)
 export const ConfigError = createError('KSMCP_ERR_CONFIG', 'invalid configuration: %s')
 export const PluginLoadError = createError('KSMCP_ERR_PLUGIN_LOAD', 'cannot load tool plugin %s: %s')
 

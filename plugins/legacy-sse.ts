@@ -1,16 +1,14 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import { fastifySSE } from '@fastify/sse'
-import type { JSONRPCMessage, McpServer, Transport } from '@modelcontextprotocol/server'
+import { parseJSONRPCMessage, type JSONRPCMessage, type McpServer, type Transport } from '@modelcontextprotocol/server'
 import { buildMcpServer } from '../lib/mcp-server.ts'
 import type { Caller } from '../lib/tool.ts'
-import { errorBody, ForbiddenError, TooManySessionsError, UnknownSessionError } from '../lib/errors.ts'
-import { addGate, type BrowserChecks } from './gate.ts'
+import { errorBody, ForbiddenError, InvalidMessageError, UnknownSessionError } from '../lib/errors.ts'
+import { assertGated } from './gate.ts'
 
-export interface LegacySsePluginOptions extends BrowserChecks {
+export interface LegacySsePluginOptions {
   version: string
-  /** Open SSE sessions at most; a new one beyond it gets 503. */
-  maxSessions: number
 }
 
 /** One SSE stream is one session: messages POSTed for it are answered on the stream. */
@@ -49,23 +47,19 @@ interface Session {
 /**
  * The deprecated HTTP+SSE transport (protocol 2024-11-05) for clients that predate streamable
  * HTTP: GET /sse opens a session stream whose first event names the endpoint to POST messages
- * to. Same Host/Origin checks, authentication, policy and limits as /mcp; a session answers
- * only the principal that opened it.
+ * to. The gate covers both routes as it covers /mcp; a session is a stream, so the stream caps
+ * (per caller and in all) bound the sessions. A session answers only the principal that opened it.
  */
 export default async function legacySse (app: FastifyInstance, options: LegacySsePluginOptions): Promise<void> {
+  assertGated(app, 'legacy-sse')
   const sessions = new Map<string, Session>()
   await app.register(fastifySSE, { heartbeatInterval: 15_000 })
-  addGate(app, options)
   app.addHook('preClose', async () => {
     await Promise.all([...sessions.values()].map(async (s) => { await s.transport.close() }))
   })
 
   // The endpoint event carries a bare URI; every other event is JSON text already.
-  app.get('/sse', { sse: { kind: 'only', serializer: (data: unknown) => String(data) } }, async (request, reply) => {
-    if (sessions.size >= options.maxSessions) {
-      await reply.code(503).send(errorBody(new TooManySessionsError(options.maxSessions)))
-      return
-    }
+  app.get('/sse', { exposeHeadRoute: false, config: { opensStream: true }, sse: { kind: 'only', serializer: (data: unknown) => String(data) } }, async (request, reply) => {
     const id = randomUUID()
     const caller: Caller = { principal: request.principal, transport: 'mcp', requestId: `sse-${id}` }
     const transport = new SseSessionTransport(reply)
@@ -80,7 +74,11 @@ export default async function legacySse (app: FastifyInstance, options: LegacySs
     await reply.sse.send({ event: 'endpoint', data: `/messages?sessionId=${id}` })
   })
 
+  // A probe (HEAD) learns that the stream exists without opening a session it would never read.
+  app.head('/sse', async (_request, reply) => await reply.header('content-type', 'text/event-stream').header('cache-control', 'no-cache').send())
+
   app.post<{ Querystring: { sessionId?: string } }>('/messages', async (request, reply) => {
+    const message = jsonRpcMessageOf(request.body)
     const session = sessions.get(request.query.sessionId ?? '')
     if (session === undefined) {
       return await reply.code(404).send(errorBody(new UnknownSessionError()))
@@ -88,7 +86,15 @@ export default async function legacySse (app: FastifyInstance, options: LegacySs
     if (session.principalId !== request.principal.id) {
       return await reply.code(403).send(errorBody(new ForbiddenError('this session belongs to another caller')))
     }
-    session.transport.deliver(request.body as JSONRPCMessage)
+    session.transport.deliver(message)
     return await reply.code(202).send({ accepted: true })
   })
+}
+
+function jsonRpcMessageOf (body: unknown): JSONRPCMessage {
+  try {
+    return parseJSONRPCMessage(body)
+  } catch {
+    throw new InvalidMessageError(body === null ? 'null' : Array.isArray(body) ? 'an array' : typeof body !== 'object' ? `a ${typeof body}` : 'an object without a valid "jsonrpc", "method" or "id"')
+  }
 }

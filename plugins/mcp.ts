@@ -2,22 +2,23 @@ import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { CLIENT_INFO_META_KEY, createMcpHandler, type AuthInfo } from '@modelcontextprotocol/server'
-import { addGate, type BrowserChecks } from './gate.ts'
+import { assertGated } from './gate.ts'
 import { buildMcpServer } from '../lib/mcp-server.ts'
 import { ANONYMOUS } from '../lib/auth/principal.ts'
 import type { Caller } from '../lib/tool.ts'
 
-export interface McpPluginOptions extends BrowserChecks {
+export interface McpPluginOptions {
   version: string
   bodyLimit: number
 }
 
 /**
  * Streamable HTTP at /mcp, stateless: the SDK's handler serves 2026-07-28 clients and, through
- * its stateless fallback, 2025-era clients that start with `initialize`. Host and Origin
- * checks and the auth gate apply to this plugin's routes only, so /healthz stays reachable.
+ * its stateless fallback, 2025-era clients that start with `initialize`. The gate (Host,
+ * Origin, JSON body, auth, limits) wraps these routes from the enclosing scope.
  */
 export default async function mcp (app: FastifyInstance, options: McpPluginOptions): Promise<void> {
+  assertGated(app, 'mcp')
   if (!(options.bodyLimit > 0)) throw new Error('mcp: bodyLimit must be positive')
   const handler = createMcpHandler(
     ({ authInfo }) => buildMcpServer(app.tools, options.version, (authInfo?.extra?.caller as Caller | undefined) ?? { principal: ANONYMOUS, transport: 'mcp', requestId: 'unknown' }),
@@ -33,16 +34,13 @@ export default async function mcp (app: FastifyInstance, options: McpPluginOptio
     for (const raw of openStreams) raw.end()
   })
 
-  addGate(app, options)
-
-  // The SDK answers unsupported media types (415) itself; Fastify must not reject them first.
-  app.addContentTypeParser('*', (_request, _payload, done) => { done(null, undefined) })
   app.setErrorHandler(jsonRpcErrorHandler)
 
   const serve = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const abort = new AbortController()
     reply.raw.once('close', () => { if (!reply.raw.writableFinished) abort.abort() })
-    const webRequest = new Request(`http://${request.host}${request.url}`, {
+    // An absolute-form target (already matched to Host by the gate) is a whole URL itself.
+    const webRequest = new Request(new URL(request.url, `http://${request.host}`), {
       method: request.method,
       headers: request.headers as Record<string, string>,
       signal: abort.signal
@@ -56,8 +54,14 @@ export default async function mcp (app: FastifyInstance, options: McpPluginOptio
     await sendWebResponse(reply, response, openStreams)
   }
   for (const url of ['/mcp', '/mcp/']) {
-    app.route({ method: ['GET', 'POST', 'DELETE'], url, bodyLimit: options.bodyLimit, handler: serve })
+    app.route({ method: ['GET', 'POST', 'DELETE'], url, bodyLimit: options.bodyLimit, config: { opensStream: opensSubscription }, handler: serve })
   }
+}
+
+/** subscriptions/listen holds its SSE answer open; every other request's stream ends with its answer. */
+function opensSubscription (request: FastifyRequest): boolean {
+  const messages: unknown[] = Array.isArray(request.body) ? request.body : [request.body]
+  return messages.some((m) => (m as { method?: unknown } | null)?.method === 'subscriptions/listen')
 }
 
 /** A 2026-07-28 request names its client in _meta; 2025-era tool calls do not. */

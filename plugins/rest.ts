@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { bearerChallenge } from './auth.ts'
-import { addGate } from './gate.ts'
+import { assertGated } from './gate.ts'
 import { serializedJson } from '../lib/paging.ts'
 import { errorBody } from '../lib/errors.ts'
 
@@ -9,7 +9,7 @@ import { errorBody } from '../lib/errors.ts'
  * the tool's output (200) or an error with the same code and text an MCP client would get.
  */
 export default async function rest (app: FastifyInstance): Promise<void> {
-  addGate(app)
+  assertGated(app, 'rest')
 
   app.get('/api/v1/tools', async (request) => ({
     tools: app.tools.visibleTo(request.principal).map(({ definition }) => ({
