@@ -82,9 +82,11 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   // /.well-known stay outside it.
   await app.register(async function dataRoutes (scope) {
     await scope.register(gatePlugin, { allowedHosts: config.allowedHosts, allowedOrigins })
-    await scope.register(mcpPlugin, { version, bodyLimit: config.bodyLimit })
+    // /mcp carries any tool's call: its limit is what the largest valid call of any tool needs.
+    const largestCall = Math.max(...app.tools.list().map((tool) => tool.bodyLimit))
+    await scope.register(mcpPlugin, { version, bodyLimit: Math.min(config.bodyLimit, largestCall) })
     await scope.register(legacySsePlugin, { version })
-    await scope.register(restPlugin)
+    await scope.register(restPlugin, { bodyLimit: config.bodyLimit })
   })
   return app
 }

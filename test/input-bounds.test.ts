@@ -142,18 +142,34 @@ t.test('the 3.6 MB body of 900,000 names is refused while /healthz keeps answeri
   const refusals = answers.filter((a): a is { status: number, body: any } => typeof a === 'object')
   t.same(answers.filter((a) => typeof a === 'number'), [200, 200, 200, 200], '/healthz answered beside them')
   t.equal(refusals.length, 4)
-  for (const { status, body } of refusals) {
-    if (status === 413) {
-      t.match(body, { statusCode: 413, message: /too large|larger than/i }, 'refused unread: over the route\'s body limit')
-    } else {
-      t.same({ status, body }, {
-        status: 400,
-        body: { statusCode: 400, code: 'KSMCP_ERR_INVALID_INPUT', error: 'Bad Request', message: 'invalid arguments: names: must not have more than 1000 items (got 900000)' }
-      })
-    }
+  const limit = server.app.tools.get('describe_topics')!.bodyLimit
+  for (const refusal of refusals) {
+    t.same(refusal, {
+      status: 413,
+      body: { statusCode: 413, code: 'KSMCP_ERR_BODY_TOO_LARGE', error: 'Payload Too Large', message: `the body is larger than the ${limit} bytes the largest valid input of tool describe_topics needs` }
+    }, 'refused unread: over the route\'s body limit')
   }
   const grown = (process.memoryUsage().rss - before) / MB
   t.ok(grown < 150, `RSS grew by ${grown.toFixed(0)} MB for 4 such bodies`)
+})
+
+t.test('each REST route takes the body its tool\'s largest valid input needs, and no more', async (t) => {
+  const server = await startServer([], { backend: demoBackend() })
+  t.teardown(server.close)
+  const post = async (tool: string, body: string): Promise<{ status: number, body: any }> => {
+    const res = await fetch(`${server.base}/api/v1/tools/${tool}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })
+    return { status: res.status, body: await res.json() }
+  }
+  const limit = server.app.tools.get('cluster_status')!.bodyLimit
+  t.ok(limit < 64 * 1024, `cluster_status takes no arguments: its limit is ${limit} bytes`)
+  const padded = (bytes: number): string => JSON.stringify({ pad: 'x'.repeat(bytes - 10) })
+  t.same(await post('cluster_status', padded(limit + 1)), {
+    status: 413,
+    body: { statusCode: 413, code: 'KSMCP_ERR_BODY_TOO_LARGE', error: 'Payload Too Large', message: `the body is larger than the ${limit} bytes the largest valid input of tool cluster_status needs` }
+  })
+  t.match(await post('cluster_status', padded(limit - 100)), { status: 400, body: { code: 'KSMCP_ERR_INVALID_INPUT', message: 'invalid arguments: arguments: unknown field "pad"' } }, 'under the limit the body is read and validated')
+  t.match(await post('no_such_tool', padded(32 * 1024)), { status: 413, body: { code: 'KSMCP_ERR_BODY_TOO_LARGE', message: /of an unknown tool needs/ } })
+  t.match(await post('no_such_tool', '{}'), { status: 404, body: { code: 'KSMCP_ERR_UNKNOWN_TOOL' } })
 })
 
 t.test('names lists are declared as type ["array", "null"] and integers are integers, in tools/list', async (t) => {
