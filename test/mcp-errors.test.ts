@@ -208,10 +208,11 @@ t.test('client mistakes are invalid params, unknown resources not found; interna
     const read = async (uri: string): Promise<unknown> => (await rpc(open.base, era, 'resources/read', { uri }, uri)).error
     t.same(await read('kafscale://groups/ghosts'), { code: -32602, message: 'consumer group "ghosts" not found', data: { uri: 'kafscale://groups/ghosts' } }, `${era}: an unknown group is resource-not-found`)
     t.same(await read('kafscale://topics/ghosts'), { code: -32602, message: 'topic "ghosts" not found', data: { uri: 'kafscale://topics/ghosts' } }, `${era}: an unknown topic is resource-not-found`)
-    t.same(await read('kafscale://groups/team%2Fa'), {
+    const tooLong = `kafscale://topics/${'a'.repeat(250)}`
+    t.same(await read(tooLong), {
       code: -32602,
-      message: 'invalid arguments: group_id "team/a": must be a consumer group id: non-empty and without "/"',
-      data: { uri: 'kafscale://groups/team%2Fa', 'io.kafscale/error': { code: 'KSMCP_ERR_INVALID_INPUT', statusCode: 400 } }
+      message: `invalid arguments: names.0 "${'a'.repeat(60)}…": must be a topic name: 1 to 249 characters of well-formed Unicode`,
+      data: { uri: tooLong, 'io.kafscale/error': { code: 'KSMCP_ERR_INVALID_INPUT', statusCode: 400 } }
     }, `${era}: an invalid name is invalid params, with the tool's error code`)
     t.same(await read('kafscale://groups/%E0%A4%A'), {
       code: -32602,

@@ -51,6 +51,7 @@ const ALLOWED_DIFFERENCES: Allowed[] = [
   { tool: 'describe_group', cases: ['audit-active'], path: 'members[*].heartbeat_at', kind: 'changed', reason: 'a live member\'s heartbeat, written again between the dump and the reference\'s call', check: heartbeatNoLater },
   // Added fields.
   { tool: 'cluster_status', cases: '*', path: 'etcd.snapshot_loaded_at', kind: 'added', reason: 'added: when the cached snapshot was read' },
+  { tool: 'cluster_status', cases: '*', path: 'etcd.since', kind: 'added', reason: 'added: since when etcd is in its present state' },
   { tool: 'cluster_metrics', cases: '*', path: 's3_error_rate', kind: 'added', reason: 'added' },
   { tool: 'cluster_metrics', cases: '*', path: 'source', kind: 'added', reason: 'added: per-broker or single-url' },
   { tool: 'cluster_metrics', cases: '*', path: 'brokers', kind: 'added', reason: 'added: every broker scraped, with its own figures' },
