@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { Client } from '@modelcontextprotocol/client'
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio'
 import { demoBackend } from '../demo/cluster.ts'
@@ -52,10 +52,13 @@ t.test('cluster_metrics over five brokers: one down (500), one hung, one garbage
     '--metrics-cache-ttl', `${WINDOW}ms`, '--max-concurrent', '100'], { backend: backendWith([], 5) })
   t.teardown(server.close)
 
-  const start = Date.now()
-  const { body } = await callRest(server.base, 'cluster_metrics', {})
-  const elapsed = Date.now() - start
-  t.ok(elapsed <= TIMEOUT * 1.1, `answered in ${elapsed} ms with a hung broker (timeout ${TIMEOUT} ms + 10%)`)
+  // The hung broker never answers, so a call that waited for it would never return. The bound
+  // only tells such a hang from a slow machine; it measures nothing (timing belongs in bench/).
+  const res = await fetch(`${server.base}/api/v1/tools/cluster_metrics`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}', signal: AbortSignal.timeout(TIMEOUT * 20)
+  })
+  t.equal(res.status, 200, 'answers although one broker never does')
+  const body = await res.json() as Record<string, any>
   t.same([...hits.entries()].sort(), [['500', 1], ['degraded', 1], ['garbage', 1], ['healthy', 1], ['hung', 1]])
 
   await new Promise((resolve) => setTimeout(resolve, WINDOW + 100)) // a new cache window
@@ -85,29 +88,43 @@ t.test('cluster_metrics over five brokers: one down (500), one hung, one garbage
   t.ok([...counts.values()].every((n) => n === 2), 'the collector counted the same')
 })
 
-t.test('paging: describe_topics over 3,000 topics returns each once, no answer over the cap', async (t) => {
+interface PagedWalk {
+  /** How many times each name came back over all pages. */
+  seen: Map<string, number>
+  pages: number
+  /** Characters of the longest answer. */
+  largest: number
+}
+
+/** Calls a paged REST tool from the first page to the last, following next_cursor. */
+async function walkPages (t: Test, base: string, tool: string, list: string): Promise<PagedWalk> {
+  const walk: PagedWalk = { seen: new Map(), pages: 0, largest: 0 }
+  let cursor: string | undefined
+  for (;;) {
+    const res = await fetch(`${base}/api/v1/tools/${tool}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(cursor === undefined ? {} : { cursor }) })
+    const text = await res.text()
+    walk.largest = Math.max(walk.largest, text.length)
+    const body = JSON.parse(text) as Record<string, unknown> & { truncated?: boolean, next_cursor?: string }
+    walk.pages++
+    for (const item of body[list] as Array<{ name: string }>) walk.seen.set(item.name, (walk.seen.get(item.name) ?? 0) + 1)
+    if (body.truncated !== true) return walk
+    t.type(body.next_cursor, 'string', `${tool} page ${walk.pages}: a truncated answer says where to go on`)
+    cursor = body.next_cursor
+  }
+}
+
+t.test('paging: describe_topics and list_topics over 3,000 topics return each once, no answer over the cap', async (t) => {
   const topics: Array<[string, number]> = Array.from({ length: 3000 }, (_, i) => [`topic-${String(i).padStart(4, '0')}`, 3])
   const server = await startServer([], { backend: backendWith(topics) })
   t.teardown(server.close)
-  const seen = new Map<string, number>()
-  let cursor: string | undefined
-  let pages = 0
-  let largest = 0
-  for (;;) {
-    const res = await fetch(`${server.base}/api/v1/tools/describe_topics`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(cursor === undefined ? {} : { cursor }) })
-    const text = await res.text()
-    largest = Math.max(largest, text.length)
-    const body = JSON.parse(text) as { topics: Array<{ name: string }>, truncated?: boolean, next_cursor?: string }
-    pages++
-    for (const topic of body.topics) seen.set(topic.name, (seen.get(topic.name) ?? 0) + 1)
-    if (body.truncated !== true) break
-    t.type(body.next_cursor, 'string')
-    cursor = body.next_cursor
+  // Both lists are far longer than the default 50,000-character cap (list_topics ~150,000).
+  for (const [tool, list] of [['describe_topics', 'topics'], ['list_topics', 'topics']] as const) {
+    const { seen, pages, largest } = await walkPages(t, server.base, tool, list)
+    t.equal(seen.size, 3002, `${tool}: every topic (the fixture's two and 3,000 more)`)
+    t.same([...seen.values()].filter((n) => n !== 1), [], `${tool}: each exactly once`)
+    t.ok(largest <= 50_000, `${tool}: largest answer ${largest} characters in ${pages} pages`)
+    t.ok(pages > 1, `${tool}: more than one page`)
   }
-  t.equal(seen.size, 3002, 'every topic (the fixture\'s two and 3,000 more)')
-  t.ok([...seen.values()].every((n) => n === 1), 'each exactly once')
-  t.ok(largest <= 50_000, `largest answer ${largest} characters in ${pages} pages`)
-  t.ok(pages > 1)
 
   const limited = await callRest(server.base, 'list_topics', { limit: 100, prefix: 'topic-2' })
   t.equal(limited.body.topics.length, 100)
@@ -117,8 +134,6 @@ t.test('paging: describe_topics over 3,000 topics returns each once, no answer o
   t.equal(next.body.topics[0].name, 'topic-2100')
   const bad = await callRest(server.base, 'list_topics', { cursor: 'bm9wZQ' })
   t.same(bad.body, { statusCode: 400, code: 'KSMCP_ERR_INVALID_INPUT', error: 'Bad Request', message: 'invalid arguments: cursor: not a cursor of this server; pass the next_cursor of the previous answer unchanged' })
-  const all = await callRest(server.base, 'list_topics', {})
-  t.notOk('truncated' in all.body && all.body.topics.length === 3002, 'even list_topics stays under the cap')
 })
 
 t.test('resources and prompts through a real client', async (t) => {

@@ -11,7 +11,8 @@ let server: RunningServer
 t.before(async () => {
   etcd = await startEtcd()
   await seedCluster(etcd.client)
-  server = await startServer(['--etcd-endpoints', etcd.endpoint, '--etcd-timeout', '1s'])
+  // No rate limit: eventually() polls, and its polls are not what this file tests.
+  server = await startServer(['--etcd-endpoints', etcd.endpoint, '--etcd-timeout', '1s', '--rate-limit', '0'])
   await server.app.kafscaleStore!.checkReady()
 })
 t.teardown(async () => {
@@ -20,41 +21,46 @@ t.teardown(async () => {
 })
 
 async function topicNames (): Promise<string[]> {
-  const { body } = await callRest(server.base, 'list_topics', {})
+  const { status, body } = await callRest(server.base, 'list_topics', {})
+  if (status !== 200) throw new Error(`list_topics answered ${status}: ${JSON.stringify(body)}`)
   return (body.topics as Array<{ name: string }>).map((x) => x.name)
 }
 
-async function waitFor (predicate: () => Promise<boolean>, ms: number): Promise<number> {
-  const start = Date.now()
-  while (Date.now() - start < ms) {
-    if (await predicate()) return Date.now() - start
-    await new Promise((resolve) => setTimeout(resolve, 20))
+/**
+ * Whether predicate becomes true before a generous bound. The bound only tells "never" from
+ * "slow on a busy machine": callers assert the result, never the time it took.
+ */
+async function eventually (predicate: () => Promise<boolean>, ms = 10_000): Promise<boolean> {
+  const deadline = Date.now() + ms
+  while (Date.now() < deadline) {
+    if (await predicate()) return true
+    await new Promise((resolve) => setTimeout(resolve, 50))
   }
-  throw new Error(`condition not met within ${ms} ms`)
+  return false
 }
 
-t.test('a snapshot written to etcd shows in list_topics within 1 s, without a restart', async (t) => {
+t.test('a snapshot written to etcd shows in list_topics without a restart', async (t) => {
   t.same(await topicNames(), ['orders', 'payments'])
   const snapshot = decodeSnapshot(SNAPSHOT_BYTES.toString())
   snapshot.topics.push({ ...snapshot.topics[1]!, name: 'refunds' })
   await etcd.client.put('/kafscale/metadata/snapshot').value(encodeSnapshot(snapshot))
-  const elapsed = await waitFor(async () => (await topicNames()).includes('refunds'), 1000)
-  t.ok(elapsed < 1000, `seen after ${elapsed} ms`)
+  t.ok(await eventually(async () => (await topicNames()).includes('refunds')), 'the new topic is listed')
+  t.same(await topicNames(), ['orders', 'payments', 'refunds'])
   await etcd.client.put('/kafscale/metadata/snapshot').value(SNAPSHOT_BYTES)
-  await waitFor(async () => !(await topicNames()).includes('refunds'), 1000)
+  t.ok(await eventually(async () => !(await topicNames()).includes('refunds')), 'and gone again once the snapshot drops it')
 })
 
 t.test('an undecodable snapshot is ignored, reported, and the last good one served', async (t) => {
   await etcd.client.put('/kafscale/metadata/snapshot').value('{"Topics":[{"Topic":null}]}')
-  await waitFor(async () => {
+  t.ok(await eventually(async () => {
     const { body } = await callRest(server.base, 'cluster_status', {})
     return typeof body.etcd.error === 'string'
-  }, 1000)
+  }), 'cluster_status reports the undecodable snapshot')
   const { body } = await callRest(server.base, 'cluster_status', {})
   t.match(body.etcd.error, 'corrupt value at etcd key /kafscale/metadata/snapshot: Topics[0].Topic: topic name is null')
   t.same(body.topics.map((x: { name: string }) => x.name), ['orders', 'payments'])
   await etcd.client.put('/kafscale/metadata/snapshot').value(SNAPSHOT_BYTES)
-  await waitFor(async () => (await callRest(server.base, 'cluster_status', {})).body.etcd.error === undefined, 1000)
+  t.ok(await eventually(async () => (await callRest(server.base, 'cluster_status', {})).body.etcd.error === undefined), 'a good snapshot clears the error')
 })
 
 t.test('bad input: clear isError results over MCP, 400 over REST, nothing read', async (t) => {
@@ -110,33 +116,29 @@ t.test('a corrupt value names its key; other tools keep working', async (t) => {
   t.same(offsets.body.errors, [{ key: '/kafscale/consumers/billing/offsets/orders/1', code: 'KSMCP_ERR_CORRUPT_VALUE', reason: 'corrupt value at etcd key /kafscale/consumers/billing/offsets/orders/1: offset: expected an int64, got "5"' }])
 })
 
-t.test('etcd down: prompt errors and /readyz 503; etcd back: calls succeed without a restart', async (t) => {
+// With etcd gone, a call that waited for it would hang until this test's timeout: the timeout
+// is the only time bound here (how fast the errors come belongs in bench/).
+t.test('etcd down: errors and /readyz 503, no hang; etcd back: calls succeed without a restart', { timeout: 60_000 }, async (t) => {
   t.equal((await fetch(`${server.base}/readyz`)).status, 200)
   await etcd.stop()
-  const start = Date.now()
   const down = await callRest(server.base, 'describe_group', { group_id: 'billing' })
-  const elapsed = Date.now() - start
-  t.ok(elapsed < 3000, `answered in ${elapsed} ms`)
   t.equal(down.status >= 500, true)
   t.match(down.body.code, /^KSMCP_ERR_ETCD_(UNAVAILABLE|TIMEOUT)$/)
   t.match(down.body.message, /^etcd (unavailable: |did not answer within 1000 ms)/)
-  const readyStart = Date.now()
-  const ready = await fetch(`${server.base}/readyz`)
-  t.equal(ready.status, 503)
-  t.ok(Date.now() - readyStart < 3000, '/readyz answers promptly')
+  t.equal((await fetch(`${server.base}/readyz`)).status, 503)
   t.equal((await fetch(`${server.base}/healthz`)).status, 200, 'liveness does not depend on etcd')
   const cached = await callRest(server.base, 'list_topics', {})
   t.equal(cached.status, 200, 'the cached snapshot still answers')
 
   await etcd.start()
-  await waitFor(async () => (await callRest(server.base, 'describe_group', { group_id: 'billing' })).status === 200, 10_000)
-  await waitFor(async () => (await fetch(`${server.base}/readyz`)).status === 200, 5000)
+  t.ok(await eventually(async () => (await callRest(server.base, 'describe_group', { group_id: 'billing' })).status === 200), 'reads succeed again')
+  t.ok(await eventually(async () => (await fetch(`${server.base}/readyz`)).status === 200), '/readyz is 200 again')
   const status = await callRest(server.base, 'cluster_status', {})
   t.equal(status.body.etcd.state, 'connected')
 
   const snapshot = decodeSnapshot(SNAPSHOT_BYTES.toString())
   snapshot.topics.push({ ...snapshot.topics[0]!, name: 'after-restart' })
   await etcd.client.put('/kafscale/metadata/snapshot').value(encodeSnapshot(snapshot))
-  await waitFor(async () => (await topicNames()).includes('after-restart'), 3000)
-  t.pass('the snapshot watch resumed after the restart')
+  t.ok(await eventually(async () => (await topicNames()).includes('after-restart')), 'the snapshot watch resumed: a change written after the restart is listed')
+  t.same(await topicNames(), ['after-restart', 'orders', 'payments'])
 })

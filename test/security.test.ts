@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { SignJWT } from 'jose'
 import { demoBackend } from '../demo/cluster.ts'
-import { verifyAuditFile } from '../lib/audit.ts'
+import { GENESIS_HASH, verifyAuditFile } from '../lib/audit.ts'
 import { startIdp, type TestIdp } from './helpers/idp.ts'
 import { callRest, connectClient, ERAS, startServer, type RunningServer } from './helpers/server.ts'
 import { freePort } from './helpers/etcd.ts'
@@ -149,41 +149,52 @@ t.test('the policy reloads when its file changes', async (t) => {
   await new Promise((resolve) => setTimeout(resolve, 300))
 })
 
-t.test('every call leaves an audit record; audit verify checks the chain', async (t) => {
-  const lines = readFileSync(auditPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, any>)
-  t.ok(lines.length >= 8, `${lines.length} records`)
-  const denied = lines.find((r) => r.decision === 'deny' && r.tool === 'mutation_probe' && r.transport === 'rest')
-  t.match(denied, {
+t.test('every call leaves one audit record; audit verify checks the chain', async (t) => {
+  // Its own server and audit file: the records checked are exactly the calls made here.
+  const callsAudit = join(dir, 'calls.jsonl')
+  const callsPolicy = join(dir, 'calls-policy.yaml')
+  writeFileSync(callsPolicy, POLICY)
+  const s = await startServer(['--oidc-issuer', idp.issuer, '--resource-url', RESOURCE, '--policy-file', callsPolicy, '--plugins', PROBE,
+    '--audit-file', callsAudit, '--rate-limit', '0'], { backend: demoBackend() })
+  t.teardown(s.close)
+  t.equal((await callRest(s.base, 'mutation_probe', {}, bearer(await idp.sign(claims({ sub: 'bob' }))))).status, 403)
+  t.equal((await callRest(s.base, 'mutation_probe', {}, bearer(await idp.sign(claims({ sub: 'carol', groups: ['sre'] }))))).status, 200)
+  const client = await connectClient(s.base, 'modern', bearer(await idp.sign(claims({ sub: 'dave' }))))
+  await client.callTool({ name: 'list_topics', arguments: {} })
+  await client.close()
+
+  const lines = readFileSync(callsAudit, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, any>)
+  t.equal(lines.length, 3, 'one record per call')
+  t.match(lines[0], {
     request_id: String, transport: 'rest', principal: { id: `oidc:${idp.issuer}|bob`, sub: 'bob', iss: idp.issuer, client_id: 'claude' },
     roles: ['observer'], tool: 'mutation_probe', arguments: {}, arguments_sha256: /^[0-9a-f]{64}$/, decision: 'deny', rule: 'no-role-grants-tool',
-    outcome: 'denied', error_code: 'KSMCP_ERR_FORBIDDEN', duration_ms: Number, diff: null, prev_hash: /^[0-9a-f]{64}$/, hash: /^[0-9a-f]{64}$/
-  })
-  const allowed = lines.find((r) => r.tool === 'mutation_probe' && r.outcome === 'ok')
-  t.match(allowed, { decision: 'allow', rule: 'sre-operators/operator', roles: ['operator', 'observer'] })
-  const viaMcp = lines.find((r) => r.transport === 'mcp' && r.tool === 'list_topics')
-  t.match(viaMcp?.principal, { client_name: 'kafscale-mcp-tests', client_version: '1.0.0' }, 'a 2026-era client names itself')
+    outcome: 'denied', error_code: 'KSMCP_ERR_FORBIDDEN', duration_ms: Number, diff: null, prev_hash: GENESIS_HASH, hash: /^[0-9a-f]{64}$/
+  }, 'the denied REST call')
+  t.match(lines[1], { transport: 'rest', principal: { sub: 'carol' }, tool: 'mutation_probe', decision: 'allow', rule: 'sre-operators/operator', roles: ['operator', 'observer'], outcome: 'ok', prev_hash: lines[0]!.hash }, 'the allowed REST call')
+  t.match(lines[2], { transport: 'mcp', tool: 'list_topics', decision: 'allow', outcome: 'ok', prev_hash: lines[1]!.hash }, 'the MCP call')
+  t.match(lines[2]!.principal, { sub: 'dave', client_name: 'kafscale-mcp-tests', client_version: '1.0.0' }, 'a 2026-era client names itself')
   for (const r of lines) t.notOk(JSON.stringify(r).includes('eyJ'), 'no token in an audit record')
 
-  t.same(verifyAuditFile(auditPath), { ok: true, records: lines.length })
+  t.same(verifyAuditFile(callsAudit), { ok: true, records: 3 })
   const cli = await new Promise<{ code: number | null, out: string }>((resolve) => {
-    execFile(process.execPath, [BIN, 'audit', 'verify', auditPath], (err, stdout, stderr) => resolve({ code: err === null ? 0 : (err.code as number), out: stdout + stderr }))
+    execFile(process.execPath, [BIN, 'audit', 'verify', callsAudit], (err, stdout, stderr) => resolve({ code: err === null ? 0 : (err.code as number), out: stdout + stderr }))
   })
   t.equal(cli.code, 0)
-  t.match(cli.out, `${lines.length} records, chain intact`)
+  t.match(cli.out, '3 records, chain intact')
 
   const tampered = join(dir, 'tampered.jsonl')
-  const raw = readFileSync(auditPath, 'utf8').split('\n')
-  raw[2] = raw[2]!.replace('"decision":"allow"', '"decision":"deny"').replace('"decision":"deny","rule":"no-role', '"decision":"allow","rule":"no-role')
+  const raw = readFileSync(callsAudit, 'utf8').split('\n')
+  raw[1] = raw[1]!.replace('"decision":"allow"', '"decision":"deny"')
   writeFileSync(tampered, raw.join('\n'))
-  t.match(verifyAuditFile(tampered), { ok: false, brokenLine: 3, reason: /the record was altered/ })
+  t.match(verifyAuditFile(tampered), { ok: false, brokenLine: 2, reason: /the record was altered/ })
   const removed = join(dir, 'removed.jsonl')
-  writeFileSync(removed, readFileSync(auditPath, 'utf8').split('\n').filter((_, i) => i !== 1).join('\n'))
+  writeFileSync(removed, readFileSync(callsAudit, 'utf8').split('\n').filter((_, i) => i !== 1).join('\n'))
   t.match(verifyAuditFile(removed), { ok: false, brokenLine: 2, reason: /a record was removed/ })
   const tamperedCli = await new Promise<{ code: number | null, out: string }>((resolve) => {
     execFile(process.execPath, [BIN, 'audit', 'verify', tampered], (err, stdout, stderr) => resolve({ code: err === null ? 0 : (err.code as number), out: stdout + stderr }))
   })
   t.equal(tamperedCli.code, 1)
-  t.match(tamperedCli.out, 'chain broken at line 3')
+  t.match(tamperedCli.out, 'chain broken at line 2')
 })
 
 t.test('an unreachable IdP with a cold key cache is 503, not 401', async (t) => {
@@ -221,10 +232,18 @@ t.test('static tokens never mutate, whatever the policy grants', async (t) => {
   t.equal((await callRest(s.base, 'list_topics', {}, bearer('first-token'))).status, 401)
 })
 
-t.test('an invalid policy stops the start', async (t) => {
-  const bad = join(dir, 'bad.yaml')
-  writeFileSync(bad, 'roles: { r: { tools: [] } }\nbindings: [{ everyone: true, roles: [missing] }]\n')
-  await t.rejects(startServer(['--policy-file', bad], { backend: demoBackend() }), /policy .*bad\.yaml: roles\.r\.tools: must NOT have fewer than 1 items|policy .*bad\.yaml/)
+t.test('an invalid policy stops the start, naming the file and the fault', async (t) => {
+  const cases: Array<[string, string, string]> = [
+    ['empty-tools.yaml', 'roles: { r: { tools: [] } }\nbindings: [{ everyone: true, roles: [r] }]\n', 'roles.r.tools: must not have fewer than 1 items'],
+    ['unknown-role.yaml', 'roles: { r: { tools: [list_topics] } }\nbindings: [{ everyone: true, roles: [missing] }]\n', 'binding {"everyone":true,"roles":["missing"]} names unknown role "missing"']
+  ]
+  for (const [file, text, fault] of cases) {
+    const bad = join(dir, file)
+    writeFileSync(bad, text)
+    const refusal = await startServer(['--policy-file', bad], { backend: demoBackend() })
+      .then(async (started) => { await started.close(); return undefined }, (err: Error) => err.message)
+    t.equal(refusal, `policy ${bad}: ${fault}`, file)
+  }
 })
 
 t.test('rate limits per principal: 429 with Retry-After; others unaffected', async (t) => {
