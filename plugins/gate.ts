@@ -1,7 +1,8 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify'
 import { isJsonContentType, validateHostHeader, validateOriginHeader } from '@modelcontextprotocol/server'
-import { BadHostError, ForbiddenHostError, ForbiddenOriginError, UnsupportedMediaTypeError } from '../lib/errors.ts'
+import { BadHostError, ForbiddenHostError, ForbiddenOriginError, JsonTooDeepError, UnsupportedMediaTypeError } from '../lib/errors.ts'
+import { exceedsNesting } from '../lib/json-depth.ts'
 
 export interface GateOptions {
   /** Host names accepted (DNS-rebinding protection); undefined: any. */
@@ -19,6 +20,9 @@ declare module 'fastify' {
 
 type Check = (request: FastifyRequest) => Promise<void>
 
+// A tool call over JSON-RPC nests about six deep (envelope, params, arguments, a list, _meta).
+const MAX_JSON_DEPTH = 64
+
 /**
  * The gate in front of every data route. Registered in a scope, it covers each route declared
  * there or in a child scope, in this order: Host and Origin (a browser page must not reach a
@@ -34,6 +38,19 @@ export default fp<GateOptions>(async function gate (app, options) {
     route.preHandler = [...app.abuseLimits, ...hooksOf(route.preHandler)] as RouteOptions['preHandler']
   })
   app.decorate('gated', true)
+
+  // Every step after parsing (validation, the audit digest, the SDK's own serialising) walks
+  // the value recursively: a body nested thousands deep would overflow the stack there, so it
+  // is refused by a scan of its text before it becomes a value.
+  const parseJson = app.getDefaultJsonParser(app.initialConfig.onProtoPoisoning ?? 'error', app.initialConfig.onConstructorPoisoning ?? 'error')
+  app.removeContentTypeParser('application/json')
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body: string, done) => {
+    if (exceedsNesting(body, MAX_JSON_DEPTH)) {
+      done(new JsonTooDeepError(MAX_JSON_DEPTH), undefined)
+      return
+    }
+    parseJson(request, body, done)
+  })
 }, { name: 'kafscale-gate', fastify: '5.x', dependencies: ['kafscale-auth', 'kafscale-abuse-limits'] })
 
 /** A transport refuses to start outside the gate rather than serve data unguarded. */

@@ -286,7 +286,8 @@ interface Finding { rule: string, category: string, request?: FuzzRequest, detai
 /** Whether the text is one JSON-RPC message or a non-empty batch (what /messages may accept). */
 function isJsonRpcMessage (body: string | Uint8Array<ArrayBuffer>): boolean {
   let parsed: unknown
-  try { parsed = JSON.parse(typeof body === 'string' ? body : new TextDecoder().decode(body)) } catch { return false }
+  // A leading byte order mark may be ignored (RFC 8259 §8.1), and Fastify's parser ignores it.
+  try { parsed = JSON.parse((typeof body === 'string' ? body : new TextDecoder().decode(body)).replace(/^\uFEFF/, '')) } catch { return false }
   const one = (m: unknown): boolean => m !== null && typeof m === 'object' && !Array.isArray(m) && (m as { jsonrpc?: unknown }).jsonrpc === '2.0' &&
     (typeof (m as { method?: unknown }).method === 'string' || 'result' in m || 'error' in m)
   return Array.isArray(parsed) ? parsed.length > 0 : one(parsed)

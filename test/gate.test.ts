@@ -314,6 +314,27 @@ t.test('/messages refuses bodies that are not JSON-RPC messages', async (t) => {
   t.match(JSON.parse(await session.next()), { id: 1, result: { protocolVersion: '2024-11-05' } }, 'and the session still answers')
 })
 
+t.test('a body nested deeper than any request needs is refused before it is parsed, on every data route', async (t) => {
+  const auditFile = join(dir, 'deep.jsonl')
+  const server = await startServer(['--audit-file', auditFile], { backend: demoBackend() })
+  t.teardown(server.close)
+  const session = await openSse(server)
+  t.teardown(session.close)
+  const nested = (levels: number): string => `${'[{"a":'.repeat(levels)}"deep"${'}]'.repeat(levels)}`
+  const refusal = { statusCode: 400, code: 'KSMCP_ERR_JSON_TOO_DEEP', error: 'Bad Request', message: 'the JSON body nests deeper than 64 levels: no valid request needs that many' }
+  const rest = await send(server, 'POST', '/api/v1/tools/describe_topics', json, `{"names":${nested(10_000)}}`)
+  t.same({ status: rest.status, body: rest.json() }, { status: 400, body: refusal }, 'REST')
+  const messages = await send(server, 'POST', session.endpoint, json, `{"jsonrpc":"2.0","id":1,"method":"ping","params":${nested(10_000)}}`)
+  t.same({ status: messages.status, body: messages.json() }, { status: 400, body: refusal }, '/messages')
+  const mcp = await send(server, 'POST', '/mcp', { ...json, accept: MCP_ACCEPT }, `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_topics","arguments":${nested(10_000)}}}`)
+  t.same({ status: mcp.status, body: mcp.json() }, { status: 400, body: { jsonrpc: '2.0', id: null, error: { code: -32600, message: `Invalid Request: ${refusal.message}` } } }, '/mcp')
+  t.notOk(existsSync(auditFile) && readFileSync(auditFile, 'utf8') !== '', 'no tool ran')
+  const brackets = '{"names":["[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\\"{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{"]}'
+  const inStrings = await send(server, 'POST', '/api/v1/tools/describe_topics', json, brackets)
+  t.equal(inStrings.status, 200, 'brackets inside strings, escaped quotes included, are not nesting')
+  t.equal((await send(server, 'POST', '/api/v1/tools/describe_topics', json, `{"names":${nested(30)}}`)).status, 400, 'a body within the depth is parsed and validated')
+})
+
 t.test('no query-string credential reaches the log', async (t) => {
   const lines: string[] = []
   const canary = 'canary-0b5e-query-secret'

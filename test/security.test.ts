@@ -235,7 +235,7 @@ t.test('static tokens never mutate, whatever the policy grants', async (t) => {
 t.test('an invalid policy stops the start, naming the file and the fault', async (t) => {
   const cases: Array<[string, string, string]> = [
     ['empty-tools.yaml', 'roles: { r: { tools: [] } }\nbindings: [{ everyone: true, roles: [r] }]\n', 'roles.r.tools: must not have fewer than 1 items'],
-    ['unknown-role.yaml', 'roles: { r: { tools: [list_topics] } }\nbindings: [{ everyone: true, roles: [missing] }]\n', 'binding {"everyone":true,"roles":["missing"]} names unknown role "missing"']
+    ['unknown-role.yaml', 'roles: { r: { tools: [list_topics] } }\nbindings: [{ everyone: true, roles: [missing] }]\n', 'binding {"everyone":true,"roles":["missing"]} names unknown role "missing" (defined: r)']
   ]
   for (const [file, text, fault] of cases) {
     const bad = join(dir, file)
