@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { OidcVerifier, TokenError, type OidcOptions } from '../lib/auth/oidc.ts'
+import { DEFAULT_FAILURE_HOLD_MS, OidcVerifier, TokenError, type OidcOptions } from '../lib/auth/oidc.ts'
 import { PolicyStore } from '../lib/auth/policy.ts'
 import { ANONYMOUS, STATIC_TOKEN, type Principal } from '../lib/auth/principal.ts'
 import { StaticToken } from '../lib/auth/static-token.ts'
@@ -95,7 +95,7 @@ export default fp<AuthPluginOptions>(async function auth (app, options) {
       const tokenError = err instanceof TokenError ? err : new TokenError('unavailable', (err as Error).message)
       if (tokenError.kind === 'unavailable') {
         request.log.warn({ reason: tokenError.message }, 'token verification unavailable')
-        await refuse(reply.header('retry-after', '5'), new AuthUnavailableError(tokenError.message))
+        await refuse(reply.header('retry-after', String(Math.ceil(DEFAULT_FAILURE_HOLD_MS / 1000))), new AuthUnavailableError(tokenError.message))
         return
       }
       await refuse(reply, new UnauthorizedError(tokenError.message), challenge({ realm: 'kafscale-mcp', error: 'invalid_token', error_description: tokenError.message }))

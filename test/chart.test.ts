@@ -128,6 +128,8 @@ t.test('a full OIDC + RBAC + audit values file renders what it says', async (t) 
     KAFSCALE_MCP_AUDIT_READS: 'closed',
     KAFSCALE_MCP_RATE_LIMIT: '120',
     KAFSCALE_MCP_MAX_CONCURRENT: '8',
+    KAFSCALE_MCP_MAX_STREAMS: '4',
+    KAFSCALE_MCP_MAX_STREAMS_TOTAL: '200',
     KAFSCALE_MCP_ALLOWED_ORIGINS: 'console.example.com',
     KAFSCALE_MCP_PLUGINS: '/plugins/partition-leaders/index.ts'
   })

@@ -1,6 +1,6 @@
 /** Who is calling, as the auth gate established it. */
 export interface Principal {
-  /** Stable key for limits and audit: `oidc:<iss>|<sub>`, `static-token` or `anonymous`. */
+  /** Stable identity for audit and session ownership: `oidc:<iss>|<sub>`, `static-token` or `anonymous` (limits key on `callerKey()`, plugins/abuse-limits.ts). */
   id: string
   method: 'oidc' | 'static' | 'none'
   subject: string
