@@ -34,7 +34,16 @@ if (demoMetrics !== undefined) {
   config.brokerMetricsUrls = demoMetrics.urls
   config.brokerMetricsUrl = demoMetrics.urls[0]
 }
-const app = await buildApp(config, config.demo ? { backend: demoBackend() } : {})
+let app: Awaited<ReturnType<typeof buildApp>>
+try {
+  app = await buildApp(config, config.demo ? { backend: demoBackend() } : {})
+} catch (err) {
+  // A plugin refusing its options (a bad policy or key file, an unloadable tool plugin) is a
+  // configuration problem like a bad flag: one line that says what, not a stack trace.
+  console.error(`kafscale-mcp: ${(err as Error).message}`)
+  demoMetrics?.close()
+  process.exit(2)
+}
 
 if (config.stdio) {
   // A client that starts this process is the local user: no token, the policy still applies.

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { spawn } from 'node:child_process'
 import { connect, createServer, type AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
@@ -34,6 +37,16 @@ t.test('bad configuration: exit 2 with every problem in words', async (t) => {
   t.match(bad.stderr, 'kafscale-mcp: invalid configuration: KAFSCALE_MCP_HTTP_ADDR (--http-addr): "everywhere" is not host:port')
   t.match(bad.stderr, 'KAFSCALE_MCP_METRICS_TIMEOUT (--metrics-timeout): "fast" is not a duration')
   t.match(bad.stderr, 'Run kafscale-mcp --help')
+})
+
+t.test('a policy file the service cannot use: exit 2 with one line naming it, no stack trace', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'kafscale-cli-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const policy = join(dir, 'policy.yaml')
+  writeFileSync(policy, 'roles: { r: { tools: [list_topics] } }\nbindings: [{ everyone: true, roles: [toString] }]\n')
+  const bad = await run(['--demo', '--http-addr', '127.0.0.1:0', '--log-level', 'error', '--policy-file', policy]).done
+  t.equal(bad.code, 2)
+  t.equal(bad.stderr.trim(), `kafscale-mcp: policy ${policy}: binding {"everyone":true,"roles":["toString"]} names unknown role "toString" (defined: r)`)
 })
 
 t.test('no auth on a non-loopback address: the start is refused', async (t) => {
