@@ -453,9 +453,14 @@ export function redact (value: unknown): unknown {
   return bounded(value, 0, { entries: ARGUMENT_LIMITS.entries, bytes: ARGUMENT_LIMITS.bytes - MARKER_RESERVE })
 }
 
+/** A caller-supplied string as a record keeps it: at most ARGUMENT_LIMITS.stringChars characters, a cut marked "…". */
+export function boundedText (text: string): string {
+  return text.length > ARGUMENT_LIMITS.stringChars ? `${text.slice(0, ARGUMENT_LIMITS.stringChars)}…` : text
+}
+
 function bounded (value: unknown, depth: number, budget: { entries: number, bytes: number }): unknown {
   if (depth > ARGUMENT_LIMITS.depth) return scalar('[too deep]', budget)
-  if (typeof value === 'string') return scalar(value.length > ARGUMENT_LIMITS.stringChars ? `${value.slice(0, ARGUMENT_LIMITS.stringChars)}…` : value, budget)
+  if (typeof value === 'string') return scalar(boundedText(value), budget)
   if (value === null || typeof value !== 'object') return scalar(value, budget)
   budget.bytes -= 2
   if (Array.isArray(value)) {

@@ -2,7 +2,7 @@ import fp from 'fastify-plugin'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import type { TSchema } from 'typebox'
 import { AuditUnavailableError, ForbiddenError, InsufficientScopeError, InvalidInputError, isCodedError, MetricsNotConfiguredError, ResponseTooLargeError, StoreNotConfiguredError, UnknownToolError } from '../lib/errors.ts'
-import { digestArguments, redact, type AuditRecord } from '../lib/audit.ts'
+import { boundedText, digestArguments, redact, type AuditRecord } from '../lib/audit.ts'
 import type { Decision } from '../lib/auth/policy.ts'
 import type { Principal } from '../lib/auth/principal.ts'
 import { compileSchema, maxJsonBytes, type Validator } from '../lib/schema.ts'
@@ -107,7 +107,7 @@ export class ToolRegistry {
     let decision: Decision = { allowed: false, rule: 'unknown-tool', roles: [] }
     let outcome: ToolOutcome
     if (tool === undefined) {
-      outcome = failure(new UnknownToolError(JSON.stringify(name)))
+      outcome = failure(new UnknownToolError(JSON.stringify(boundedText(name))))
     } else {
       decision = this.decide(options.caller.principal, tool)
       outcome = decision.allowed ? await this.run(tool, input, options) : denial(decision)
@@ -144,20 +144,22 @@ export class ToolRegistry {
     const { audit } = this.app
     if (!audit.enabled) return true
     const { principal, client, transport, requestId } = options.caller
+    // Every string below can come from the caller (token claims, client info, a tool name that
+    // is no tool): a record keeps a bounded prefix of each, so its size cannot be driven up.
     const record: AuditRecord = {
       time: new Date().toISOString(),
-      request_id: requestId,
+      request_id: boundedText(requestId),
       transport,
       principal: {
-        id: principal.id,
-        sub: principal.subject,
-        ...(principal.issuer !== undefined ? { iss: principal.issuer } : {}),
-        ...(principal.clientId !== undefined ? { client_id: principal.clientId } : {}),
-        ...(client?.name !== undefined ? { client_name: client.name } : {}),
-        ...(client?.version !== undefined ? { client_version: client.version } : {})
+        id: boundedText(principal.id),
+        sub: boundedText(principal.subject),
+        ...(principal.issuer !== undefined ? { iss: boundedText(principal.issuer) } : {}),
+        ...(principal.clientId !== undefined ? { client_id: boundedText(principal.clientId) } : {}),
+        ...(client?.name !== undefined ? { client_name: boundedText(client.name) } : {}),
+        ...(client?.version !== undefined ? { client_version: boundedText(client.version) } : {})
       },
       roles: decision.roles,
-      tool,
+      tool: boundedText(tool),
       arguments: redact(input),
       arguments_sha256: digestArguments(input),
       decision: decision.allowed ? 'allow' : 'deny',

@@ -277,6 +277,28 @@ t.test('the arguments kept in a record are bounded; the digest covers all of the
   t.same(redact({ password: 'hunter2', names: ['orders'] }), { password: '[redacted]', names: ['orders'] })
 })
 
+t.test('what the caller names itself and the tool it asks for are bounded in the record too', async (t) => {
+  const path = fresh()
+  const server = await startServer(['--audit-file', path], { backend: demoBackend() })
+  t.teardown(server.close)
+  // 10,000 characters: the 2026-07-28 era repeats the tool name in the Mcp-Name header, whose size Node caps at 16 KB.
+  const huge = 'n'.repeat(10_000)
+  const res = await fetch(`${server.base}/mcp`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': huge },
+    body: JSON.stringify({
+      jsonrpc: '2.0', id: 1, method: 'tools/call',
+      params: { name: huge, arguments: {}, _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientInfo': { name: huge, version: huge }, 'io.modelcontextprotocol/clientCapabilities': {} } }
+    })
+  })
+  t.equal(res.status, 200)
+  const line = lines(path)[0]!
+  t.ok(Buffer.byteLength(line) < 2_000, `a call naming a 10,000-character tool as a 10,000-character client writes a ${Buffer.byteLength(line)}-byte record`)
+  const kept = JSON.parse(line) as AuditRecord
+  t.same([kept.tool, kept.principal.client_name, kept.principal.client_version], [`${'n'.repeat(256)}…`, `${'n'.repeat(256)}…`, `${'n'.repeat(256)}…`])
+  t.match(kept, { decision: 'deny', rule: 'unknown-tool', error_code: 'KSMCP_ERR_UNKNOWN_TOOL' })
+})
+
 t.test('adding or changing the key resumes the chain; the old records no longer verify', async (t) => {
   const path = await chain(2)
   const keyed = new ChainedFileAuditSink({ path, key: KEY })
