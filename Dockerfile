@@ -38,4 +38,4 @@ RUN chmod -R a-w /app && groupadd --gid 10001 kafscale && useradd --uid 10001 --
 USER 10001:10001
 EXPOSE 8090
 HEALTHCHECK --interval=30s --timeout=3s CMD node -e "fetch('http://127.0.0.1:8090/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
-ENTRYPOINT ["node", "--max-semi-space-size=4", "/app/bin/kafscale-mcp.ts"]
+ENTRYPOINT ["node", "--max-semi-space-size=4", "--optimize-for-size", "/app/bin/kafscale-mcp.ts"]

@@ -31,7 +31,7 @@ interface Service { base: string, child: ChildProcess, pid: number }
 async function startService (etcd: string, extra: string[]): Promise<Service> {
   const port = await freePort()
   // The flags of the production entry points (Dockerfile, npm start).
-  const child = spawn(process.execPath, ['--max-semi-space-size=4', BIN, '--etcd-endpoints', etcd, '--http-addr', `127.0.0.1:${port}`, '--log-level', 'warn',
+  const child = spawn(process.execPath, ['--max-semi-space-size=4', '--optimize-for-size', BIN, '--etcd-endpoints', etcd, '--http-addr', `127.0.0.1:${port}`, '--log-level', 'warn',
     '--max-response-chars', '100000000', '--rate-limit', '0', '--max-concurrent', '0', '--etcd-timeout', '10s', ...extra], { stdio: ['ignore', 'ignore', 'inherit'] })
   const base = `http://127.0.0.1:${port}`
   const deadline = Date.now() + 60_000

@@ -23,7 +23,7 @@ export interface ServerProcess {
  */
 export async function spawnServer (args: string[]): Promise<ServerProcess> {
   const port = await freePort()
-  const child = spawn(process.execPath, ['--max-semi-space-size=4', BIN, '--http-addr', `127.0.0.1:${port}`, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, ['--max-semi-space-size=4', '--optimize-for-size', BIN, '--http-addr', `127.0.0.1:${port}`, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
   const lines: string[] = []
   const keep = (chunk: Buffer): void => {
     lines.push(...chunk.toString('utf8').split('\n').filter((l) => l !== ''))
