@@ -14,6 +14,8 @@ export const UnknownSessionError = createError('KSMCP_ERR_UNKNOWN_SESSION', 'no 
 // 422: the question was understood but its answer is too big to send; the message says how to ask for less.
 export const ResponseTooLargeError = createError<'KSMCP_ERR_RESPONSE_TOO_LARGE', 422, [tool: string, chars: number, cap: number, hint: string]>('KSMCP_ERR_RESPONSE_TOO_LARGE', 'the answer of %s is %d characters, over the %d-character cap (KAFSCALE_MCP_MAX_RESPONSE_CHARS): %s', 422)
 export const InvalidMessageError = createError('KSMCP_ERR_INVALID_MESSAGE', 'not a JSON-RPC message (%s): POST one JSON-RPC 2.0 request, notification or response object', 400)
+// A tool that threw something undeclared or answered outside its output schema: the message names the tool, never the cause.
+export const InternalError = createError('KSMCP_ERR_INTERNAL', '%s', 500)
 
 export const StoreNotConfiguredError = createError('KSMCP_ERR_STORE_NOT_CONFIGURED', 'metadata store not configured: set KAFSCALE_MCP_ETCD_ENDPOINTS (or --etcd-endpoints)', 503)
 export const SnapshotUnavailableError = createError('KSMCP_ERR_SNAPSHOT_UNAVAILABLE', 'cluster metadata snapshot not loaded yet: %s', 503)
@@ -44,6 +46,8 @@ export const JsonTooDeepError = createError('KSMCP_ERR_JSON_TOO_DEEP', 'the JSON
 export const UnsupportedMediaTypeError = createError('KSMCP_ERR_UNSUPPORTED_MEDIA_TYPE', 'unsupported content type %s: send the body as application/json', 415)
 export const ConfigError = createError('KSMCP_ERR_CONFIG', 'invalid configuration: %s')
 export const PluginLoadError = createError('KSMCP_ERR_PLUGIN_LOAD', 'cannot load tool plugin %s: %s')
+// A plugin registered with options it cannot work with (lib/config/checks.ts words the problems).
+export const PluginOptionsError = createError('KSMCP_ERR_PLUGIN_OPTIONS', 'invalid options for %s: %s')
 
 /** The JSON body of every error answer: Fastify's own shape, so callers match on `code`. */
 export function errorBody (err: { code: string, statusCode?: number, message: string }): { statusCode: number, code: string, error: string, message: string } {
