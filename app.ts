@@ -1,19 +1,19 @@
 import { isAbsolute, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify'
-import type { Config } from './lib/config.ts'
+import { slice, type Config } from './lib/config.ts'
 import { PluginLoadError } from './lib/errors.ts'
 import { LOG_REDACTION } from './lib/log-redaction.ts'
 import type { KvBackend } from './lib/store/kv.ts'
 import { VERSION } from './lib/version.ts'
-import abuseLimitsPlugin from './plugins/abuse-limits.ts'
-import auditPlugin from './plugins/audit.ts'
+import abuseLimitsPlugin, { ABUSE_LIMITS_SETTINGS } from './plugins/abuse-limits.ts'
+import auditPlugin, { AUDIT_SETTINGS } from './plugins/audit.ts'
 import authPlugin from './plugins/auth.ts'
 import gatePlugin from './plugins/gate.ts'
 import healthPlugin from './plugins/health.ts'
 import legacySsePlugin from './plugins/legacy-sse.ts'
 import mcpPlugin from './plugins/mcp.ts'
-import metricsPlugin from './plugins/metrics.ts'
+import metricsPlugin, { METRICS_SETTINGS } from './plugins/metrics.ts'
 import restPlugin from './plugins/rest.ts'
 import storePlugin from './plugins/store.ts'
 import telemetryPlugin from './plugins/telemetry.ts'
@@ -60,7 +60,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     : config.etcdEndpoints.length > 0
       ? { etcd: { endpoints: config.etcdEndpoints, username: config.etcdUsername, password: config.etcdPassword, timeoutMs: config.etcdTimeoutMs, ...(config.etcdTls !== undefined ? { tls: config.etcdTls } : {}) } }
       : {})
-  await app.register(metricsPlugin, { brokerMetricsUrl: config.brokerMetricsUrl, brokerMetricsUrls: config.brokerMetricsUrls, operatorMetricsUrl: config.operatorMetricsUrl, timeoutMs: config.metricsTimeoutMs, cacheTtlMs: config.metricsCacheTtlMs })
+  await app.register(metricsPlugin, slice(config, METRICS_SETTINGS))
   await app.register(authPlugin, {
     mode: config.authMode,
     ...(config.authMode === 'static' ? { staticToken: { value: config.authToken, file: config.authTokenFile } } : {}),
@@ -68,8 +68,8 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     resource: config.resourceUrl,
     policyFile: config.policyFile
   })
-  await app.register(auditPlugin, { stdout: config.auditStdout, file: config.auditFile, checkpoint: config.auditCheckpoint, hmacKeyFile: config.auditHmacKeyFile, failClosedForReads: config.auditFailClosedForReads })
-  await app.register(abuseLimitsPlugin, { max: config.rateLimitMax, windowMs: config.rateLimitWindowMs, maxConcurrent: config.maxConcurrent, maxStreams: config.maxStreams, maxStreamsTotal: config.maxStreamsTotal })
+  await app.register(auditPlugin, slice(config, AUDIT_SETTINGS))
+  await app.register(abuseLimitsPlugin, slice(config, ABUSE_LIMITS_SETTINGS))
   warnAboutWeakAuth(app, config)
   await app.register(healthPlugin, { version })
   await app.register(telemetryPlugin)

@@ -50,6 +50,11 @@ export interface Config {
   stdio: boolean
 }
 
+/** The part of the configuration a plugin takes: its options are named as in Config. */
+export function slice<K extends keyof Config> (config: Config, keys: readonly K[]): Pick<Config, K> {
+  return Object.fromEntries(keys.filter((key) => config[key] !== undefined).map((key) => [key, config[key]])) as Pick<Config, K>
+}
+
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]'])
 
 export function isLoopback (host: string): boolean {

@@ -1,19 +1,17 @@
 import fp from 'fastify-plugin'
 import rateLimit from '@fastify/rate-limit'
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { Config } from '../lib/config.ts'
+import { assertOptions, positive, problemOf, wholeNumber } from '../lib/config/checks.ts'
 import { RateLimitedError, StreamsExhaustedError, TooManyConcurrentError, TooManyStreamsError } from '../lib/errors.ts'
 
-export interface AbuseLimitsOptions {
-  /** Requests per caller per window; 0 disables. */
-  max: number
-  windowMs: number
-  /** Requests in flight per caller; 0 disables. Open streams do not count here. */
-  maxConcurrent: number
-  /** Long-lived streams (SSE sessions, subscriptions) open per caller; 0 disables. */
-  maxStreams: number
-  /** Long-lived streams open in the whole process; 0 disables. */
-  maxStreamsTotal: number
-}
+/**
+ * Requests per caller per window; requests in flight per caller (open streams do not count
+ * there); long-lived streams (SSE sessions, subscriptions) open per caller and in the whole
+ * process. Each 0 disables its limit.
+ */
+export const ABUSE_LIMITS_SETTINGS = ['rateLimitMax', 'rateLimitWindowMs', 'maxConcurrent', 'maxStreams', 'maxStreamsTotal'] as const
+export type AbuseLimitsOptions = Pick<Config, typeof ABUSE_LIMITS_SETTINGS[number]>
 
 type LimitHook = (request: FastifyRequest, reply: FastifyReply) => Promise<void>
 
@@ -65,14 +63,18 @@ class Tally {
 }
 
 export default fp<AbuseLimitsOptions>(async function abuseLimits (app, options) {
+  assertOptions('kafscale-abuse-limits', [
+    ...(['rateLimitMax', 'maxConcurrent', 'maxStreams', 'maxStreamsTotal'] as const).map((key) => problemOf(key, options[key], wholeNumber(0))),
+    problemOf('rateLimitWindowMs', options.rateLimitWindowMs, positive)
+  ])
   const hooks: LimitHook[] = []
-  if (options.max > 0) {
+  if (options.rateLimitMax > 0) {
     await app.register(rateLimit, { global: false })
     const limit = app.rateLimit({
-      max: options.max,
-      timeWindow: options.windowMs,
+      max: options.rateLimitMax,
+      timeWindow: options.rateLimitWindowMs,
       keyGenerator: callerKey,
-      errorResponseBuilder: (_request, context) => new RateLimitedError(context.max, describeWindow(options.windowMs), Math.ceil(context.ttl / 1000))
+      errorResponseBuilder: (_request, context) => new RateLimitedError(context.max, describeWindow(options.rateLimitWindowMs), Math.ceil(context.ttl / 1000))
     })
     hooks.push(async (request, reply) => { await limit.call(app, request, reply) })
   }

@@ -1,19 +1,15 @@
 import fp from 'fastify-plugin'
 import { AuditLog, ChainedFileAuditSink, StdoutAuditSink, loadAuditKey, type AuditSink } from '../lib/audit.ts'
+import type { Config } from '../lib/config.ts'
 import { ConfigError } from '../lib/errors.ts'
 
-export interface AuditPluginOptions {
-  /** One JSON line per call on stdout (application logs go to stderr). */
-  stdout: boolean
-  /** Append-only, hash-chained file. */
-  file?: string
-  /** Where the file's checkpoint (record count and head hash) is kept; default FILE.checkpoint. */
-  checkpoint?: string
-  /** File holding the HMAC key that seals the chain and its checkpoint. */
-  hmacKeyFile?: string
-  /** Withhold read results when the audit record cannot be written. Mutations always are. */
-  failClosedForReads: boolean
-}
+/**
+ * One JSON line per call on stdout (application logs go to stderr); an append-only, hash-chained
+ * file, its checkpoint (default FILE.checkpoint) and the HMAC key that seals both; whether read
+ * results are withheld when the record cannot be written (mutations always are).
+ */
+export const AUDIT_SETTINGS = ['auditStdout', 'auditFile', 'auditCheckpoint', 'auditHmacKeyFile', 'auditFailClosedForReads'] as const
+export type AuditPluginOptions = Pick<Config, typeof AUDIT_SETTINGS[number]>
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -23,19 +19,19 @@ declare module 'fastify' {
 
 export default fp<AuditPluginOptions>(async function audit (app, options) {
   const sinks: AuditSink[] = []
-  if (options.stdout) sinks.push(new StdoutAuditSink())
-  if (options.file !== undefined) sinks.push(openFileSink(options.file, options, app.log))
+  if (options.auditStdout) sinks.push(new StdoutAuditSink())
+  if (options.auditFile !== undefined) sinks.push(openFileSink(options.auditFile, options, app.log))
   app.decorate('audit', new AuditLog(sinks, {
-    failClosedForReads: options.failClosedForReads,
+    failClosedForReads: options.auditFailClosedForReads,
     onError: (err) => { app.log.error({ err: err.message }, 'audit record could not be written') }
   }))
 }, { name: 'kafscale-audit', fastify: '5.x' })
 
 function openFileSink (file: string, options: AuditPluginOptions, log: { error: (obj: object, msg: string) => void }): ChainedFileAuditSink {
-  const key = options.hmacKeyFile !== undefined ? loadAuditKey(options.hmacKeyFile) : undefined
+  const key = options.auditHmacKeyFile !== undefined ? loadAuditKey(options.auditHmacKeyFile) : undefined
   let sink: ChainedFileAuditSink
   try {
-    sink = new ChainedFileAuditSink({ path: file, checkpointPath: options.checkpoint, key })
+    sink = new ChainedFileAuditSink({ path: file, checkpointPath: options.auditCheckpoint, key })
   } catch (err) {
     throw new ConfigError(`cannot open the audit file ${file} or its checkpoint: ${(err as Error).message}`)
   }

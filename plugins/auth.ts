@@ -4,6 +4,7 @@ import { DEFAULT_FAILURE_HOLD_MS, OidcVerifier, TokenError, type OidcOptions } f
 import { PolicyStore } from '../lib/auth/policy.ts'
 import { ANONYMOUS, STATIC_TOKEN, type Principal } from '../lib/auth/principal.ts'
 import { StaticToken } from '../lib/auth/static-token.ts'
+import { assertOptions, httpUrl, problemOf } from '../lib/config/checks.ts'
 import { AuthUnavailableError, errorBody, InsufficientScopeError, UnauthorizedError } from '../lib/errors.ts'
 
 export type AuthMode = 'oidc' | 'static' | 'none'
@@ -36,6 +37,12 @@ declare module 'fastify' {
  * checked again at every tool dispatch.
  */
 export default fp<AuthPluginOptions>(async function auth (app, options) {
+  assertOptions('kafscale-auth', [
+    options.mode === 'static' && options.staticToken === undefined ? 'static mode needs staticToken (a value or a file)' : undefined,
+    options.mode === 'oidc' && options.oidc === undefined ? 'oidc mode needs the oidc options' : undefined,
+    options.mode === 'oidc' && options.resource === undefined ? 'oidc mode needs resource, the public URL of /mcp' : undefined,
+    options.resource === undefined ? undefined : problemOf('resource', options.resource, httpUrl)
+  ])
   const policy = new PolicyStore(options.policyFile, (err) => { app.log.error({ err: err.message }, 'policy reload failed; keeping the previous policy') })
   app.decorate('policy', policy)
   app.decorateRequest('principal', null as unknown as Principal)
@@ -47,8 +54,7 @@ export default fp<AuthPluginOptions>(async function auth (app, options) {
       verify = async () => ANONYMOUS
       break
     case 'static': {
-      if (options.staticToken === undefined) throw new Error('auth: static mode needs a token or a token file')
-      const token = new StaticToken(options.staticToken)
+      const token = new StaticToken(options.staticToken!)
       verify = async (presented) => {
         if (!token.matches(presented)) throw new TokenError('invalid', 'unknown token')
         return STATIC_TOKEN
@@ -56,14 +62,14 @@ export default fp<AuthPluginOptions>(async function auth (app, options) {
       break
     }
     case 'oidc': {
-      if (options.oidc === undefined || options.resource === undefined) throw new Error('auth: oidc mode needs OIDC options and the resource URL')
-      const verifier = new OidcVerifier(options.oidc)
+      const oidc = options.oidc!
+      const verifier = new OidcVerifier(oidc)
       verify = async (token) => await verifier.verify(token)
-      const resource = new URL(options.resource)
+      const resource = new URL(options.resource!)
       metadataUrl = new URL(`/.well-known/oauth-protected-resource${resource.pathname === '/' ? '' : resource.pathname}`, resource).href
       const document = {
         resource: options.resource,
-        authorization_servers: [options.oidc.issuer],
+        authorization_servers: [oidc.issuer],
         scopes_supported: policy.scopesSupported(),
         bearer_methods_supported: ['header'],
         resource_name: 'KafScale MCP'

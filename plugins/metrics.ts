@@ -1,18 +1,16 @@
 import fp from 'fastify-plugin'
+import type { Config } from '../lib/config.ts'
+import { assertOptions, httpUrl, positive, problemOf, wholeNumber } from '../lib/config/checks.ts'
 import { ClusterMetricsCollector } from '../lib/metrics/cluster-metrics.ts'
 import { summarizeOperator, type OperatorSummary } from '../lib/metrics/operator-summary.ts'
 import { MetricsScraper } from '../lib/metrics/scraper.ts'
 
-export interface MetricsPluginOptions {
-  /** A broker's Prometheus endpoint, e.g. http://kafscale-broker:9093/metrics: the fallback and the per-broker template. */
-  brokerMetricsUrl?: string
-  /** Explicit per-broker URLs by node id. */
-  brokerMetricsUrls?: Record<number, string>
-  /** The KafScale operator's metrics (etcd backup health), for cluster_health. */
-  operatorMetricsUrl?: string
-  timeoutMs: number
-  cacheTtlMs: number
-}
+/**
+ * A broker's Prometheus endpoint (the fallback and the per-broker template), explicit per-broker
+ * URLs by node id, the KafScale operator's metrics (etcd backup health, for cluster_health).
+ */
+export const METRICS_SETTINGS = ['brokerMetricsUrl', 'brokerMetricsUrls', 'operatorMetricsUrl', 'metricsTimeoutMs', 'metricsCacheTtlMs'] as const
+export type MetricsPluginOptions = Pick<Config, typeof METRICS_SETTINGS[number]>
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -22,17 +20,21 @@ declare module 'fastify' {
 }
 
 export default fp<MetricsPluginOptions>(async function metrics (app, options) {
-  const explicit = new Map(Object.entries(options.brokerMetricsUrls ?? {}).map(([id, url]) => [Number(id), url]))
+  const explicit = new Map(Object.entries(options.brokerMetricsUrls).map(([id, url]) => [Number(id), url]))
   const url = options.brokerMetricsUrl === '' ? undefined : options.brokerMetricsUrl
-  for (const u of [url, options.operatorMetricsUrl, ...explicit.values()]) {
-    if (u === undefined) continue
-    const protocol = new URL(u).protocol
-    if (protocol !== 'http:' && protocol !== 'https:') throw new Error(`metrics: ${u} is not an http(s) URL`)
-  }
-  if (!(options.timeoutMs > 0)) throw new Error('metrics: timeoutMs must be positive')
-  const collector = new ClusterMetricsCollector({ ...(url !== undefined ? { url } : {}), brokerUrls: explicit, timeoutMs: options.timeoutMs, cacheTtlMs: options.cacheTtlMs })
+  const operatorUrl = options.operatorMetricsUrl === '' ? undefined : options.operatorMetricsUrl
+  const timeoutMs = options.metricsTimeoutMs
+  const cacheTtlMs = options.metricsCacheTtlMs
+  assertOptions('kafscale-metrics', [
+    url === undefined ? undefined : problemOf('brokerMetricsUrl', url, httpUrl),
+    ...[...explicit].map(([id, u]) => problemOf(`brokerMetricsUrls[${id}]`, u, httpUrl)),
+    operatorUrl === undefined ? undefined : problemOf('operatorMetricsUrl', operatorUrl, httpUrl),
+    problemOf('metricsTimeoutMs', timeoutMs, positive),
+    problemOf('metricsCacheTtlMs', cacheTtlMs, wholeNumber(0))
+  ])
+  const collector = new ClusterMetricsCollector({ ...(url !== undefined ? { url } : {}), brokerUrls: explicit, timeoutMs, cacheTtlMs })
   app.decorate('brokerMetrics', collector.configured ? collector : undefined)
-  app.decorate('operatorMetrics', options.operatorMetricsUrl === undefined || options.operatorMetricsUrl === ''
+  app.decorate('operatorMetrics', operatorUrl === undefined
     ? undefined
-    : new MetricsScraper({ url: options.operatorMetricsUrl, timeoutMs: options.timeoutMs, cacheTtlMs: options.cacheTtlMs, interpret: summarizeOperator }))
+    : new MetricsScraper({ url: operatorUrl, timeoutMs, cacheTtlMs, interpret: summarizeOperator }))
 }, { name: 'kafscale-metrics', fastify: '5.x' })

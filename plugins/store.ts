@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin'
+import { assertOptions, hostPortUrl, positive, problemOf } from '../lib/config/checks.ts'
 import { EtcdBackend, type EtcdBackendOptions } from '../lib/store/etcd-backend.ts'
 import { KafscaleStore } from '../lib/store/kafscale-store.ts'
 import type { KvBackend } from '../lib/store/kv.ts'
@@ -17,8 +18,15 @@ declare module 'fastify' {
 }
 
 export default fp<StorePluginOptions>(async function store (app, options) {
-  if (options.etcd !== undefined && options.backend !== undefined) throw new Error('store: give either etcd options or a backend, not both')
-  if (options.etcd !== undefined && options.etcd.endpoints.length === 0) throw new Error('store: etcd needs at least one endpoint')
+  const { etcd } = options
+  assertOptions('kafscale-store', etcd === undefined
+    ? []
+    : [
+        options.backend !== undefined ? 'give either etcd options or a backend, not both' : undefined,
+        etcd.endpoints.length === 0 ? 'etcd.endpoints: give at least one endpoint' : undefined,
+        ...etcd.endpoints.map((endpoint) => problemOf('etcd.endpoints', endpoint, hostPortUrl)),
+        problemOf('etcd.timeoutMs', etcd.timeoutMs, positive)
+      ])
   const backend = options.backend ?? (options.etcd !== undefined ? new EtcdBackend(options.etcd) : undefined)
   if (backend === undefined) {
     app.log.warn('no etcd endpoints configured: metadata tools will answer "metadata store not configured"')

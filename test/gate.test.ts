@@ -353,6 +353,6 @@ t.test('no query-string credential reaches the log', async (t) => {
 t.test('a transport outside the gate refuses to start', async (t) => {
   const app = Fastify({ logger: false })
   await app.register(authPlugin, { mode: 'none' })
-  await app.register(abuseLimitsPlugin, { max: 0, windowMs: 60_000, maxConcurrent: 0, maxStreams: 0, maxStreamsTotal: 0 })
+  await app.register(abuseLimitsPlugin, { rateLimitMax: 0, rateLimitWindowMs: 60_000, maxConcurrent: 0, maxStreams: 0, maxStreamsTotal: 0 })
   await t.rejects(async () => { await app.register(restPlugin, { bodyLimit: 1024 * 1024 }) }, /rest: register it inside the scope of the gate plugin/)
 })

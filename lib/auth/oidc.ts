@@ -1,4 +1,5 @@
 import { createLocalJWKSet, errors, jwtVerify, type JSONWebKeySet, type JWTPayload, type JWTVerifyGetKey } from 'jose'
+import { assertOptions, asymmetricAlgorithm, httpUrl, positive, problemOf } from '../config/checks.ts'
 import type { Principal } from './principal.ts'
 
 export interface OidcOptions {
@@ -23,8 +24,6 @@ export interface OidcOptions {
 /** Matches the Retry-After the gate sends with a 503. */
 export const DEFAULT_FAILURE_HOLD_MS = 5000
 
-export const ASYMMETRIC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']
-
 /** Why a token was not accepted: `invalid` → 401, `unavailable` (the IdP could not be asked) → 503. */
 export class TokenError extends Error {
   readonly kind: 'invalid' | 'unavailable'
@@ -42,9 +41,14 @@ export class OidcVerifier {
   private readonly refetchCooldownMs: number
 
   constructor (options: OidcOptions) {
-    for (const alg of options.algorithms) {
-      if (!ASYMMETRIC_ALGORITHMS.includes(alg)) throw new Error(`OIDC: algorithm ${alg} is not allowed; use asymmetric ones (${ASYMMETRIC_ALGORITHMS.join(', ')})`)
-    }
+    assertOptions('the OIDC verifier', [
+      problemOf('issuer', options.issuer, httpUrl),
+      options.jwksUrl === undefined ? undefined : problemOf('jwksUrl', options.jwksUrl, httpUrl),
+      options.algorithms.length === 0 ? 'algorithms: name at least one' : undefined,
+      ...options.algorithms.map((alg) => problemOf('algorithms', alg, asymmetricAlgorithm)),
+      problemOf('maxTokenLifetimeSec', options.maxTokenLifetimeSec, positive),
+      problemOf('timeoutMs', options.timeoutMs, positive)
+    ])
     this.options = options
     const holdMs = options.failureHoldMs ?? DEFAULT_FAILURE_HOLD_MS
     this.discovery = new SharedFetch(async () => await this.discoverJwksUrl(), holdMs)
