@@ -1,5 +1,12 @@
 import t from 'tap'
-import { loadConfig, parseGoDuration, usage } from '../lib/config.ts'
+import Fastify from 'fastify'
+import { formatGoDuration, loadConfig, parseGoDuration, usage } from '../lib/config.ts'
+import { SETTING_NAMES, SETTINGS, settingSchema } from '../lib/config/settings.ts'
+import { OidcVerifier } from '../lib/auth/oidc.ts'
+import abuseLimitsPlugin from '../plugins/abuse-limits.ts'
+import authPlugin from '../plugins/auth.ts'
+import metricsPlugin from '../plugins/metrics.ts'
+import storePlugin from '../plugins/store.ts'
 
 t.test('reference environment variables keep their meaning', async (t) => {
   const c = loadConfig([], {
@@ -70,4 +77,74 @@ t.test('--help names every environment variable', async (t) => {
   for (const name of ['KAFSCALE_MCP_HTTP_ADDR', 'KAFSCALE_MCP_AUTH_TOKEN', 'KAFSCALE_MCP_ETCD_ENDPOINTS', 'KAFSCALE_MCP_ETCD_USERNAME', 'KAFSCALE_MCP_ETCD_PASSWORD', 'KAFSCALE_MCP_BROKER_METRICS_URL', 'KAFSCALE_MCP_SESSION_TIMEOUT', 'KAFSCALE_ENV', 'KAFSCALE_MCP_PLUGINS']) {
     t.match(text, name)
   }
+})
+
+t.test('every setting in the schema has a flag, an environment variable, help, and a default or is optional', async (t) => {
+  const required = new Set<string>(SETTINGS.required)
+  const envs = new Set<string>()
+  for (const name of SETTING_NAMES) {
+    const schema = settingSchema(name)
+    t.match(name, /^[a-z][a-z0-9-]*$/, `${name} is a flag name`)
+    t.match(schema.env, /^KAFSCALE_(MCP_)?[A-Z0-9_]+$/, `${name} has an environment variable`)
+    t.notOk(envs.has(schema.env), `${schema.env} names one setting only`)
+    envs.add(schema.env)
+    t.match(schema.description, /\w+ \w+/, `${name} has help`)
+    t.ok(schema.default !== undefined || !required.has(name), `${name} has a default or is optional`)
+  }
+})
+
+t.test('--help lists every setting, with its flag, environment variable and default', async (t) => {
+  const text = usage()
+  for (const name of SETTING_NAMES) {
+    const schema = settingSchema(name)
+    const line = text.split('\n').find((l) => l.startsWith(`  --${name} `) || l === `  --${name}`)
+    t.ok(line, `--${name} is listed`)
+    t.match(line, `[${schema.env}]`, `--${name} names ${schema.env}`)
+    if (typeof schema.default === 'number' && schema.default > 0) {
+      t.match(line, `(default ${schema.goDuration === true ? formatGoDuration(schema.default) : schema.default})`, `--${name} shows its default`)
+    }
+  }
+  t.match(text, /--rate-limit-window VALUE {2,}rate limit window, Go duration \(default 1m\) {2}\[KAFSCALE_MCP_RATE_LIMIT_WINDOW\]/)
+  t.equal(formatGoDuration(90_500), '1m30s500ms')
+})
+
+t.test('values the schema bounds are refused in words naming the setting', async (t) => {
+  t.throws(() => loadConfig(['--insecure-no-auth', '--max-response-chars', '500', '--body-limit', 'big', '--rate-limit=-1', '--rate-limit-window', '0', '--log-level', 'loud', '--audit-reads', 'sometimes'], {}), {
+    code: 'KSMCP_ERR_CONFIG',
+    message: 'invalid configuration: KAFSCALE_MCP_AUDIT_READS (--audit-reads): "sometimes" is not open or closed; ' +
+      'KAFSCALE_MCP_RATE_LIMIT (--rate-limit): "-1" must be a whole number, 0 or more; ' +
+      'KAFSCALE_MCP_RATE_LIMIT_WINDOW (--rate-limit-window): must be more than 0; ' +
+      'KAFSCALE_MCP_MAX_RESPONSE_CHARS (--max-response-chars): "500" must be a whole number, at least 1000; ' +
+      'KAFSCALE_MCP_BODY_LIMIT (--body-limit): "big" must be a whole number, at least 1024; ' +
+      'KAFSCALE_MCP_LOG_LEVEL (--log-level): "loud" is not fatal, error, warn, info, debug, trace or silent'
+  })
+  t.throws(() => loadConfig(['--insecure-no-auth', '--broker-metrics-urls', '1=http://b1:9093/metrics,2=ftp://b2', '--operator-metrics-url', 'operator:8080'], {}),
+    /KAFSCALE_MCP_BROKER_METRICS_URLS \(--broker-metrics-urls\): "2=ftp:\/\/b2" is not NODEID=http\(s\):\/\/….*KAFSCALE_MCP_OPERATOR_METRICS_URL \(--operator-metrics-url\): "operator:8080" is not an http\(s\) URL/)
+  t.same(loadConfig(['--insecure-no-auth', '--broker-metrics-urls', '1=http://b1:9093/metrics'], {}).brokerMetricsUrls, { 1: 'http://b1:9093/metrics' })
+})
+
+t.test('a plugin registered with bad options fails with KSMCP_ERR_PLUGIN_OPTIONS, in the loader\'s words', async (t) => {
+  const rejects = async (register: (app: ReturnType<typeof Fastify>) => void, message: string): Promise<void> => {
+    const app = Fastify({ logger: false })
+    register(app)
+    await t.rejects(async () => { await app.ready() }, { code: 'KSMCP_ERR_PLUGIN_OPTIONS', message })
+    await app.close()
+  }
+  await rejects((app) => app.register(metricsPlugin, { brokerMetricsUrl: 'ftp://broker/metrics', brokerMetricsUrls: { 2: 'http://b2:9093/metrics' }, metricsTimeoutMs: 0, metricsCacheTtlMs: 2000 }),
+    'invalid options for kafscale-metrics: brokerMetricsUrl: "ftp://broker/metrics" is not an http(s) URL; metricsTimeoutMs: must be more than 0')
+  await rejects((app) => app.register(storePlugin, { etcd: { endpoints: ['etcd:2379'], timeoutMs: 2000 } }),
+    'invalid options for kafscale-store: etcd.endpoints: "etcd:2379" is not an http(s)://host:port URL')
+  await rejects((app) => app.register(storePlugin, { etcd: { endpoints: [], timeoutMs: 0 } }),
+    'invalid options for kafscale-store: etcd.endpoints: give at least one endpoint; etcd.timeoutMs: must be more than 0')
+  await rejects((app) => app.register(authPlugin, { mode: 'oidc' }),
+    'invalid options for kafscale-auth: oidc mode needs the oidc options; oidc mode needs resource, the public URL of /mcp')
+  await rejects((app) => app.register(authPlugin, { mode: 'static' }), 'invalid options for kafscale-auth: static mode needs staticToken (a value or a file)')
+  await rejects((app) => {
+    app.register(authPlugin, { mode: 'none' })
+    app.register(abuseLimitsPlugin, { rateLimitMax: 10, rateLimitWindowMs: 0, maxConcurrent: 1.5, maxStreams: 0, maxStreamsTotal: 0 })
+  }, 'invalid options for kafscale-abuse-limits: maxConcurrent: 1.5 must be a whole number, 0 or more; rateLimitWindowMs: must be more than 0')
+  t.throws(() => new OidcVerifier({ issuer: 'https://idp', audience: 'a', algorithms: ['RS256', 'HS256'], clockToleranceSec: 30, maxTokenLifetimeSec: 3600, groupsClaim: 'groups', jwksCacheMaxAgeMs: 600_000, timeoutMs: 5000 }), {
+    code: 'KSMCP_ERR_PLUGIN_OPTIONS',
+    message: 'invalid options for the OIDC verifier: algorithms: HS256 is not an asymmetric JWS algorithm (HMAC and none are never accepted)'
+  })
 })

@@ -105,7 +105,7 @@ export const SETTINGS = Type.Object({
 
 /** The settings as read, before the loader derives the service's Config from them. */
 export type Settings = Static<typeof SETTINGS>
-export type SettingName = keyof Settings
+export type SettingName = keyof typeof SETTINGS.properties
 
 /** The schema of one setting with the options this module adds. */
 export interface SettingSchema {
