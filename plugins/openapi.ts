@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
 import swagger from '@fastify/swagger'
+import type { SwaggerTransformObject } from '@fastify/swagger'
 import { assertGated } from './gate.ts'
 
 export interface OpenApiPluginOptions {
@@ -31,8 +32,44 @@ export default fp<OpenApiPluginOptions>(async function openapi (app, options) {
         ? { components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } }, security: [{ bearer: [] }] }
         : {})
     },
+    convertConstToEnum: false,
     // Routes of the gate's scope outside the REST API are left out whatever order they are declared in.
-    transform: ({ schema, url }) => ({ schema: url.startsWith(DOCUMENTED_PREFIX) ? schema : { ...schema, hide: true }, url })
+    transform: ({ schema, url }) => {
+      if (!url.startsWith(DOCUMENTED_PREFIX)) return { schema: { ...schema, hide: true }, url }
+      declared.set(url, schema as RouteSchema)
+      return { schema, url }
+    },
+    transformObject: (document) => withDeclaredSchemas(('openapiObject' in document ? document.openapiObject : {}) as Document, declared) as ReturnType<SwaggerTransformObject>
   })
+  const declared = new Map<string, RouteSchema>()
   app.get(`${DOCUMENTED_PREFIX}openapi.json`, { schema: { hide: true } }, async () => app.swagger())
 }, { name: 'kafscale-openapi', fastify: '5.x', dependencies: ['kafscale-gate'] })
+
+interface RouteSchema { body?: unknown, response?: Record<string, unknown> }
+interface Media { content?: Record<string, { schema?: unknown }> }
+interface Document { paths?: Record<string, Record<string, { requestBody?: Media, responses?: Record<string, Media> }>> }
+
+/**
+ * Puts back the JSON Schemas the routes declare. @fastify/swagger rewrites them toward OpenAPI
+ * 3.0 even for a 3.1 document (it drops `contentEncoding`, turns `patternProperties` into
+ * `additionalProperties`); 3.1 takes JSON Schema 2020-12 as it is, so clients see exactly what
+ * the tools validate against. JSON text drops TypeBox's symbol-keyed metadata.
+ */
+function withDeclaredSchemas (document: Document, declared: Map<string, RouteSchema>): Document {
+  for (const [url, schema] of declared) {
+    for (const operation of Object.values(document.paths?.[url] ?? {})) {
+      const body = operation.requestBody?.content?.['application/json']
+      if (body !== undefined && schema.body !== undefined) body.schema = asJson(schema.body)
+      for (const [status, response] of Object.entries(operation.responses ?? {})) {
+        const media = response.content?.['application/json']
+        const own = schema.response?.[status] ?? schema.response?.[status.toLowerCase()]
+        if (media !== undefined && own !== undefined) media.schema = asJson(own)
+      }
+    }
+  }
+  return document
+}
+
+function asJson (schema: unknown): unknown {
+  return JSON.parse(JSON.stringify(schema))
+}

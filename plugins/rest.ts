@@ -14,8 +14,6 @@ export interface RestPluginOptions {
 // A name that is no tool gets a 404 whatever its body says, so its body need not be large.
 const UNKNOWN_TOOL_BODY_LIMIT = 16 * 1024
 
-// Methods a client may try on a documented path; each gets a 405 naming the one that works.
-const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE'] as const
 
 /** Every refusal, whoever answers it (the gate, the parser, the registry): the body of lib/errors.ts errorBody. */
 export const ErrorBody = Type.Object({
@@ -104,10 +102,11 @@ export default async function rest (app: FastifyInstance, options: RestPluginOpt
 }
 
 /** A documented path answers 405 with Allow to the methods it does not serve (Fastify's own answer is a 404). */
-function refuseOtherMethods (app: FastifyInstance, url: string, allowed: ReadonlyArray<typeof HTTP_METHODS[number]>): void {
+function refuseOtherMethods (app: FastifyInstance, url: string, allowed: string[]): void {
   const allow = allowed.join(', ')
   app.route({
-    method: HTTP_METHODS.filter((method) => !allowed.includes(method)),
+    // Every method Fastify parses (QUERY and WebDAV's included) but the served ones.
+    method: app.supportedMethods.filter((method) => !allowed.includes(method)),
     url,
     schema: { hide: true },
     handler: async (request, reply) => {
