@@ -14,6 +14,7 @@ import healthPlugin from './plugins/health.ts'
 import legacySsePlugin from './plugins/legacy-sse.ts'
 import mcpPlugin from './plugins/mcp.ts'
 import metricsPlugin, { METRICS_SETTINGS } from './plugins/metrics.ts'
+import openapiPlugin from './plugins/openapi.ts'
 import restPlugin from './plugins/rest.ts'
 import storePlugin from './plugins/store.ts'
 import telemetryPlugin from './plugins/telemetry.ts'
@@ -86,6 +87,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     const largestCall = Math.max(...app.tools.list().map((tool) => tool.bodyLimit))
     await scope.register(mcpPlugin, { version, bodyLimit: Math.min(config.bodyLimit, largestCall) })
     await scope.register(legacySsePlugin, { version })
+    await scope.register(openapiPlugin, { version, bearerAuth: config.authMode !== 'none' })
     await scope.register(restPlugin, { bodyLimit: config.bodyLimit })
   })
   return app

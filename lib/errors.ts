@@ -44,6 +44,7 @@ export const BadHostError = createError('KSMCP_ERR_BAD_HOST', 'ambiguous host: %
 export const BodyTooLargeError = createError('KSMCP_ERR_BODY_TOO_LARGE', 'the body is larger than the %d bytes the largest valid input of %s needs', 413)
 export const JsonTooDeepError = createError('KSMCP_ERR_JSON_TOO_DEEP', 'the JSON body nests deeper than %d levels: no valid request needs that many', 400)
 export const UnsupportedMediaTypeError = createError('KSMCP_ERR_UNSUPPORTED_MEDIA_TYPE', 'unsupported content type %s: send the body as application/json', 415)
+export const MethodNotAllowedError = createError('KSMCP_ERR_METHOD_NOT_ALLOWED', '%s is not served on %s: use %s', 405)
 export const ConfigError = createError('KSMCP_ERR_CONFIG', 'invalid configuration: %s')
 export const PluginLoadError = createError('KSMCP_ERR_PLUGIN_LOAD', 'cannot load tool plugin %s: %s')
 // A plugin registered with options it cannot work with (lib/config/checks.ts words the problems).

@@ -1,8 +1,10 @@
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifySchemaCompiler } from 'fastify'
+import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox'
+import { Type, type TSchema } from 'typebox'
 import { bearerChallenge } from './auth.ts'
 import { assertGated } from './gate.ts'
 import { serializedJson } from '../lib/paging.ts'
-import { BodyTooLargeError, errorBody } from '../lib/errors.ts'
+import { BodyTooLargeError, errorBody, MethodNotAllowedError } from '../lib/errors.ts'
 
 export interface RestPluginOptions {
   /** The service's body limit; a tool's own route takes less when its largest valid input is smaller. */
@@ -11,6 +13,39 @@ export interface RestPluginOptions {
 
 // A name that is no tool gets a 404 whatever its body says, so its body need not be large.
 const UNKNOWN_TOOL_BODY_LIMIT = 16 * 1024
+
+
+/** Every refusal, whoever answers it (the gate, the parser, the registry): the body of lib/errors.ts errorBody. */
+export const ErrorBody = Type.Object({
+  statusCode: Type.Integer({ minimum: 400, maximum: 599 }),
+  code: Type.String({ description: 'stable KSMCP_ERR_* (or Fastify FST_ERR_*) code to match on' }),
+  error: Type.String({ description: 'the HTTP status text' }),
+  message: Type.String({ description: 'what was wrong and how to fix it' })
+}, { additionalProperties: false })
+
+// A tool's schemas are JSON Schema documents of their own; the listing passes them on as they are.
+const JsonSchemaDocument = Type.Object({}, { additionalProperties: true })
+const ToolListing = Type.Object({
+  tools: Type.Array(Type.Object({
+    name: Type.String(),
+    description: Type.String(),
+    annotations: Type.Object({ readOnlyHint: Type.Boolean(), destructiveHint: Type.Boolean(), idempotentHint: Type.Boolean(), openWorldHint: Type.Boolean() }),
+    input_schema: JsonSchemaDocument,
+    output_schema: JsonSchemaDocument
+  }))
+})
+
+/**
+ * A tool's body schema is declared for the document; the registry checks it, with the same
+ * compiled TypeBox validator an MCP call meets. Checking it here as well would change what
+ * callers see: Fastify validates before the policy and the per-caller limits run (a caller
+ * denied the tool would learn about its arguments first), its refusal would not be audited,
+ * its text would not be the registry's, and TypeBox's plain Check walks every element of an
+ * over-long list before it looks at the list's length, which lib/schema.ts avoids.
+ * Any other part of a request keeps TypeBox's compiler (no coercion, no stripping).
+ */
+const validatorCompiler: FastifySchemaCompiler<TSchema> = (route) =>
+  route.httpPart === 'body' && route.url.startsWith('/api/v1/tools/') ? (body) => ({ value: body }) : TypeBoxValidatorCompiler(route)
 
 /**
  * The REST mirror: POST /api/v1/tools/<name> with the tool's input as the JSON body answers
@@ -21,8 +56,10 @@ export default async function rest (app: FastifyInstance, options: RestPluginOpt
   assertGated(app, 'rest')
   if (!(options.bodyLimit > 0)) throw new Error('rest: bodyLimit must be positive')
   app.setErrorHandler(bodyTooLargeHandler)
+  app.setValidatorCompiler(validatorCompiler)
 
-  app.get('/api/v1/tools', async (request) => ({
+  refuseOtherMethods(app, '/api/v1/tools', ['GET', 'HEAD'])
+  app.get('/api/v1/tools', { schema: { summary: 'The tools this caller may see, with their input and output schemas', response: { 200: ToolListing, '4xx': ErrorBody, '5xx': ErrorBody } } }, async (request) => ({
     tools: app.tools.visibleTo(request.principal).map(({ definition }) => ({
       name: definition.name,
       description: definition.description,
@@ -46,11 +83,37 @@ export default async function rest (app: FastifyInstance, options: RestPluginOpt
   }
 
   for (const { definition, bodyLimit } of app.tools.list()) {
-    app.post(`/api/v1/tools/${definition.name}`, { bodyLimit: Math.min(options.bodyLimit, bodyLimit), config: { tool: definition.name } },
+    const schema = {
+      operationId: definition.name,
+      summary: definition.title ?? definition.name,
+      description: definition.description,
+      // The very schema objects the MCP tool lists; a 200 is sent as the JSON text the
+      // registry measured, so the serializer compiled from `output` never re-encodes it.
+      body: definition.input,
+      response: { 200: definition.output, '4xx': ErrorBody, '5xx': ErrorBody }
+    }
+    refuseOtherMethods(app, `/api/v1/tools/${definition.name}`, ['POST'])
+    app.post(`/api/v1/tools/${definition.name}`, { schema, bodyLimit: Math.min(options.bodyLimit, bodyLimit), config: { tool: definition.name } },
       async (request, reply) => await callTool(definition.name, request, reply))
   }
-  app.post<{ Params: { name: string } }>('/api/v1/tools/:name', { bodyLimit: UNKNOWN_TOOL_BODY_LIMIT },
+  // Not in the document: it exists so that a name that is no tool is refused (and audited) like a call.
+  app.post<{ Params: { name: string } }>('/api/v1/tools/:name', { schema: { hide: true }, bodyLimit: UNKNOWN_TOOL_BODY_LIMIT },
     async (request, reply) => await callTool(request.params.name, request, reply))
+}
+
+/** A documented path answers 405 with Allow to the methods it does not serve (Fastify's own answer is a 404). */
+function refuseOtherMethods (app: FastifyInstance, url: string, allowed: string[]): void {
+  const allow = allowed.join(', ')
+  app.route({
+    // Every method Fastify parses (QUERY and WebDAV's included) but the served ones.
+    method: app.supportedMethods.filter((method) => !allowed.includes(method)),
+    url,
+    schema: { hide: true },
+    handler: async (request, reply) => {
+      void reply.header('allow', allow)
+      throw new MethodNotAllowedError(request.method, url, allow)
+    }
+  })
 }
 
 // Fastify's own 413 says only "Request body is too large"; this one says which limit and why.
