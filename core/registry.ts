@@ -6,7 +6,7 @@ import { AuditUnavailableError, ForbiddenError, InsufficientScopeError, Internal
 import { compileSchema, maxJsonBytes, type Validator } from '../lib/schema.ts'
 import { answerJson } from './paging.ts'
 import { codedError } from './tool-error.ts'
-import { toolContext, type Caller, type DataSources, type ToolContext, type ToolDefinition, type ToolLogger } from './tool.ts'
+import { readOnlySources, toolContext, type Caller, type DataSources, type ToolContext, type ToolDefinition, type ToolLogger } from './tool.ts'
 
 /** The tool-call counters and durations the service exports (/metrics). */
 export interface CallMetrics {
@@ -72,7 +72,7 @@ export class ToolRegistry {
   private readonly services: ToolServices
 
   constructor (services: ToolServices) {
-    this.services = services
+    this.services = { ...services, sources: readOnlySources(services.sources) }
   }
 
   add (definition: ToolDefinition<TSchema, TSchema>): void {

@@ -5,7 +5,7 @@ import { rfc3339 } from '../lib/kafscale/offsets.ts'
 import type { ClusterMetricsCollector } from '../lib/metrics/cluster-metrics.ts'
 import type { OperatorSummary } from '../lib/metrics/operator-summary.ts'
 import type { MetricsScraper } from '../lib/metrics/scraper.ts'
-import type { MetadataReader } from '../lib/store/kafscale-store.ts'
+import { METADATA_READS, type MetadataReader } from '../lib/store/kafscale-store.ts'
 
 export type { MetadataReader }
 
@@ -29,11 +29,13 @@ export interface Caller {
   client?: { name?: string, version?: string }
 }
 
+const BROKER_METRICS_READS = ['collect', 'targets'] as const
 /** Broker metrics as a tool reads them: per-broker scrapes of the snapshot's brokers. */
-export type BrokerMetricsReader = Pick<ClusterMetricsCollector, 'collect' | 'targets'>
+export type BrokerMetricsReader = Pick<ClusterMetricsCollector, typeof BROKER_METRICS_READS[number]>
 
+const OPERATOR_METRICS_READS = ['scrape'] as const
 /** The KafScale operator's metrics (etcd backup health). */
-export type OperatorMetricsReader = Pick<MetricsScraper<OperatorSummary>, 'scrape'>
+export type OperatorMetricsReader = Pick<MetricsScraper<OperatorSummary>, typeof OPERATOR_METRICS_READS[number]>
 
 /**
  * The data a tool may read. Each source is optional and follows one rule: it is undefined when
@@ -44,6 +46,23 @@ export interface DataSources {
   store: MetadataReader | undefined
   brokerMetrics: BrokerMetricsReader | undefined
   operatorMetrics: OperatorMetricsReader | undefined
+}
+
+/**
+ * The sources as tools get them: objects holding only the read methods, bound to the service's
+ * own, so a plugin (in JavaScript too) cannot reach the etcd client, a cache or close().
+ */
+export function readOnlySources (sources: DataSources): DataSources {
+  return {
+    store: sources.store && readOnlyView(sources.store, METADATA_READS),
+    brokerMetrics: sources.brokerMetrics && readOnlyView(sources.brokerMetrics, BROKER_METRICS_READS),
+    operatorMetrics: sources.operatorMetrics && readOnlyView(sources.operatorMetrics, OPERATOR_METRICS_READS)
+  }
+}
+
+function readOnlyView<T extends object, K extends keyof T> (target: T, methods: readonly K[]): Pick<T, K> {
+  const view = Object.fromEntries(methods.map((name) => [name, (target[name] as (...args: unknown[]) => unknown).bind(target)]))
+  return Object.freeze(view) as Pick<T, K>
 }
 
 /** Where each source is configured, as its "not configured" error says. */
