@@ -25,14 +25,14 @@ ENV NODE_ENV=production \
     KAFSCALE_MCP_HTTP_ADDR=:8090
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
-COPY package.json app.ts ./
+COPY package.json app.ts index.ts ./
 COPY bin ./bin
+COPY core ./core
 COPY lib ./lib
 COPY plugins ./plugins
 COPY schemas ./schemas
 COPY tools ./tools
 COPY demo ./demo
-COPY examples ./examples
 # Files owned by root and not writable: the service writes nothing but /tmp (mounted in Kubernetes).
 RUN chmod -R a-w /app && groupadd --gid 10001 kafscale && useradd --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin kafscale
 USER 10001:10001

@@ -40,7 +40,7 @@ export interface BuildOptions {
   version?: string
 }
 
-/** The one Fastify instance: services first, then tools (built-in and extra), then transports. */
+/** The one Fastify instance: services, the tool registry over them, then the gated scope: tools (built-in and extra) and transports. */
 export async function buildApp (config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
   const version = options.version ?? VERSION
   const app = Fastify({
@@ -55,7 +55,6 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     requestTimeout: 120_000
   })
 
-  await app.register(toolRegistryPlugin, { maxResponseChars: config.maxResponseChars })
   await app.register(storePlugin, options.backend !== undefined
     ? { backend: options.backend }
     : config.etcdEndpoints.length > 0
@@ -74,15 +73,16 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   warnAboutWeakAuth(app, config)
   await app.register(healthPlugin, { version })
   await app.register(telemetryPlugin)
-
-  for (const tool of BUILTIN_TOOLS) await app.register(tool)
-  for (const spec of config.plugins) await app.register(await loadToolPlugin(spec))
+  await app.register(toolRegistryPlugin, { maxResponseChars: config.maxResponseChars })
 
   const allowedOrigins = ['localhost', '127.0.0.1', '[::1]', ...config.allowedOrigins]
   // Every data route sits in this one gated scope; /healthz, /readyz, /metrics and
-  // /.well-known stay outside it.
+  // /.well-known stay outside it. Tool plugins register here too, so a route a plugin adds is
+  // gated like /mcp; the tools themselves land in the root's app.tools.
   await app.register(async function dataRoutes (scope) {
     await scope.register(gatePlugin, { allowedHosts: config.allowedHosts, allowedOrigins })
+    for (const tool of BUILTIN_TOOLS) await scope.register(tool)
+    for (const spec of config.plugins) await scope.register(await loadToolPlugin(spec))
     // /mcp carries any tool's call: its limit is what the largest valid call of any tool needs.
     const largestCall = Math.max(...app.tools.list().map((tool) => tool.bodyLimit))
     await scope.register(mcpPlugin, { version, bodyLimit: Math.min(config.bodyLimit, largestCall) })
@@ -102,7 +102,7 @@ function warnAboutWeakAuth (app: FastifyInstance, config: Config): void {
   }
 }
 
-/** A tool plugin is a module whose default export is a Fastify plugin that calls app.tools.add. */
+/** A tool plugin is a module whose default export is a Fastify plugin that adds tools (`toolPlugin`), registered in the gated scope. */
 export async function loadToolPlugin (spec: string): Promise<FastifyPluginAsync> {
   const target = spec.startsWith('.') || isAbsolute(spec) ? pathToFileURL(resolve(spec)).href : spec
   let mod: { default?: unknown }

@@ -14,7 +14,7 @@ export const UnknownSessionError = createError('KSMCP_ERR_UNKNOWN_SESSION', 'no 
 // 422: the question was understood but its answer is too big to send; the message says how to ask for less.
 export const ResponseTooLargeError = createError<'KSMCP_ERR_RESPONSE_TOO_LARGE', 422, [tool: string, chars: number, cap: number, hint: string]>('KSMCP_ERR_RESPONSE_TOO_LARGE', 'the answer of %s is %d characters, over the %d-character cap (KAFSCALE_MCP_MAX_RESPONSE_CHARS): %s', 422)
 export const InvalidMessageError = createError('KSMCP_ERR_INVALID_MESSAGE', 'not a JSON-RPC message (%s): POST one JSON-RPC 2.0 request, notification or response object', 400)
-// A tool that threw something undeclared or answered outside its output schema: the message names the tool, never the cause.
+// The service's own fault: the message names what went wrong without internals (the log has them).
 export const InternalError = createError('KSMCP_ERR_INTERNAL', '%s', 500)
 
 export const StoreNotConfiguredError = createError('KSMCP_ERR_STORE_NOT_CONFIGURED', 'metadata store not configured: set KAFSCALE_MCP_ETCD_ENDPOINTS (or --etcd-endpoints)', 503)
@@ -28,6 +28,7 @@ export const AmbiguousKeyError = createError('KSMCP_ERR_AMBIGUOUS_KEY', 'etcd ke
 export const MetricsNotConfiguredError = createError('KSMCP_ERR_METRICS_NOT_CONFIGURED', 'metrics provider not configured: set KAFSCALE_MCP_BROKER_METRICS_URL (or --broker-metrics-url)', 503)
 export const MetricsRequestError = createError('KSMCP_ERR_METRICS_FAILED', 'metrics request failed: %s', 502)
 export const MetricsTimeoutError = createError('KSMCP_ERR_METRICS_TIMEOUT', 'metrics request to %s did not answer within %d ms', 504)
+export const OperatorMetricsNotConfiguredError = createError('KSMCP_ERR_OPERATOR_METRICS_NOT_CONFIGURED', 'operator metrics not configured: set KAFSCALE_MCP_OPERATOR_METRICS_URL (or --operator-metrics-url)', 503)
 
 export const UnauthorizedError = createError('KSMCP_ERR_UNAUTHORIZED', 'unauthorized: %s', 401)
 export const ForbiddenError = createError('KSMCP_ERR_FORBIDDEN', 'forbidden: %s', 403)

@@ -1,5 +1,5 @@
 import { groupOffsetKey, nextOffsetKey } from './kafscale/keys.ts'
-import { compareStrings, type GroupOffsets, type KafscaleStore, type KeyProblem } from './store/kafscale-store.ts'
+import { compareStrings, type GroupOffsets, type MetadataReader, type KeyProblem } from './store/kafscale-store.ts'
 
 // Consumer lag as the broker's lag sampler defines it (contract §3.4), but not clamped and
 // with partitions the group never committed kept apart.
@@ -39,7 +39,7 @@ export interface LagReport {
 const INT64_MAX = (1n << 63n) - 1n
 
 /** Lag of one group or all: one range for the offsets, one range per topic for the log ends. */
-export async function computeLag (store: KafscaleStore, options: { groupId?: string, keepTopic?: (topic: string) => boolean }): Promise<LagReport> {
+export async function computeLag (store: MetadataReader, options: { groupId?: string, keepTopic?: (topic: string) => boolean }): Promise<LagReport> {
   const { topicsByName } = store.snapshotView()
   const keep = options.keepTopic ?? (() => true)
   const committed = options.groupId !== undefined ? await oneGroup(store, options.groupId) : await store.allGroupOffsets()
@@ -90,7 +90,7 @@ export async function computeLag (store: KafscaleStore, options: { groupId?: str
   return { rows, ...summarize(rows.map((r) => r.row)), problems }
 }
 
-async function oneGroup (store: KafscaleStore, groupId: string): Promise<{ groups: GroupOffsets[], problems: KeyProblem[] }> {
+async function oneGroup (store: MetadataReader, groupId: string): Promise<{ groups: GroupOffsets[], problems: KeyProblem[] }> {
   const { group, problems } = await store.groupOffsets(groupId)
   return { groups: [group], problems }
 }

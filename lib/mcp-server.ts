@@ -1,12 +1,12 @@
 import { ProtocolError, ProtocolErrorCode, ResourceNotFoundError, ResourceTemplate, type CallToolResult, type McpServer, type StandardSchemaWithJSON } from '@modelcontextprotocol/server'
 import { Type } from 'typebox'
 import { compileSchema } from './schema.ts'
-import { serializedJson } from './paging.ts'
+import { serializedJson } from '../core/paging.ts'
 import { GroupId } from '../schemas/common.ts'
 import type { TSchema } from 'typebox'
-import { isVisible, type RegisteredTool, type ToolFailure, type ToolOutcome, type ToolRegistry } from '../plugins/tool-registry.ts'
+import { isVisible, type RegisteredTool, type ToolFailure, type ToolOutcome, type ToolRegistry } from '../core/registry.ts'
 import { createMcpServer } from './mcp-protocol.ts'
-import type { Caller } from './tool.ts'
+import type { Caller } from '../core/tool.ts'
 
 export const SERVER_NAME = 'kafscale-mcp'
 

@@ -5,7 +5,9 @@ import { PolicyStore } from '../lib/auth/policy.ts'
 import { ANONYMOUS, STATIC_TOKEN, type Principal } from '../lib/auth/principal.ts'
 import { StaticToken } from '../lib/auth/static-token.ts'
 import { assertOptions, httpUrl, problemOf } from '../lib/config/checks.ts'
-import { AuthUnavailableError, errorBody, InsufficientScopeError, UnauthorizedError } from '../lib/errors.ts'
+import { failureReply, type Failure } from '../core/http-errors.ts'
+import type { Caller } from '../core/tool.ts'
+import { AuthUnavailableError, InsufficientScopeError, InternalError, UnauthorizedError } from '../lib/errors.ts'
 
 export type AuthMode = 'oidc' | 'static' | 'none'
 
@@ -27,6 +29,7 @@ declare module 'fastify' {
     resourceMetadataUrl: string | undefined
   }
   interface FastifyRequest {
+    /** Set by authenticate; read it through requestCaller, which refuses a request the gate skipped. */
     principal: Principal
   }
 }
@@ -81,7 +84,11 @@ export default fp<AuthPluginOptions>(async function auth (app, options) {
   }
   app.decorate('resourceMetadataUrl', metadataUrl)
 
-  const challenge = (params: Record<string, string>): string => bearerChallenge(params, metadataUrl)
+  const refuse = async (reply: FastifyReply, err: Error & { code: string, statusCode?: number }, challenge?: Pick<Failure, 'challenge' | 'missingScopes'>): Promise<void> => {
+    const { statusCode, body, wwwAuthenticate } = failureReply({ code: err.code, statusCode: err.statusCode ?? 500, message: err.message, ...challenge }, metadataUrl)
+    if (wwwAuthenticate !== undefined) void reply.header('www-authenticate', wwwAuthenticate)
+    await reply.code(statusCode).send(body)
+  }
 
   app.decorate('authenticate', async function authenticate (request: FastifyRequest, reply: FastifyReply) {
     if (options.mode === 'none') {
@@ -90,7 +97,7 @@ export default fp<AuthPluginOptions>(async function auth (app, options) {
     }
     const header = request.headers.authorization
     if (header === undefined || header === '') {
-      await refuse(reply, new UnauthorizedError('a bearer token is required'), challenge({ realm: 'kafscale-mcp' }))
+      await refuse(reply, new UnauthorizedError('a bearer token is required'), { challenge: { realm: 'kafscale-mcp' } })
       return
     }
     const presented = header.startsWith('Bearer ') ? header.slice(7).trim() : ''
@@ -104,7 +111,7 @@ export default fp<AuthPluginOptions>(async function auth (app, options) {
         await refuse(reply.header('retry-after', String(Math.ceil(DEFAULT_FAILURE_HOLD_MS / 1000))), new AuthUnavailableError(tokenError.message))
         return
       }
-      await refuse(reply, new UnauthorizedError(tokenError.message), challenge({ realm: 'kafscale-mcp', error: 'invalid_token', error_description: tokenError.message }))
+      await refuse(reply, new UnauthorizedError(tokenError.message), { challenge: { realm: 'kafscale-mcp', error: 'invalid_token', error_description: tokenError.message } })
       return
     }
     // A token that can reach no tool at all is refused here, naming the scope to ask for.
@@ -112,22 +119,21 @@ export default fp<AuthPluginOptions>(async function auth (app, options) {
     if (scopes !== undefined) {
       const supported = policy.scopesSupported()
       if (!supported.some((s) => scopes.includes(s))) {
-        await refuse(reply, new InsufficientScopeError(`the token needs ${supported[0]} (or ${supported.slice(1).join(', ')})`),
-          challenge({ error: 'insufficient_scope', scope: supported[0]!, error_description: `the token carries none of ${supported.join(', ')}` }))
+        await refuse(reply, new InsufficientScopeError(`the token carries none of ${supported.join(', ')}: it needs ${supported[0]}`), { missingScopes: [supported[0]!] })
       }
     }
   })
 }, { name: 'kafscale-auth', fastify: '5.x' })
 
-/** Answers with a declared error, in the shape every other error of the service has. */
-async function refuse (reply: FastifyReply, err: Error & { code: string, statusCode?: number }, wwwAuthenticate?: string): Promise<void> {
-  if (wwwAuthenticate !== undefined) void reply.header('www-authenticate', wwwAuthenticate)
-  await reply.code(err.statusCode ?? 500).send(errorBody(err))
+/**
+ * Who calls, for a request behind the gate. A request without a principal means the gate did
+ * not run for its route: that is the service's fault (500), never an anonymous caller.
+ */
+export function requestCaller (request: FastifyRequest, transport: Caller['transport']): Caller {
+  const principal = request.principal as Principal | null
+  if (principal === null) throw new InternalError(`no authenticated caller for ${request.method} ${request.routeOptions.url ?? '(no route)'}: the gate did not run`)
+  return { principal, transport, requestId: request.id }
 }
 
-/** A `WWW-Authenticate: Bearer …` value (RFC 6750), with RFC 9728's resource_metadata when known. */
-export function bearerChallenge (params: Record<string, string>, metadataUrl: string | undefined): string {
-  const all = Object.entries({ ...params, ...(metadataUrl !== undefined ? { resource_metadata: metadataUrl } : {}) })
-    .map(([k, v]) => `${k}="${v.replace(/["\\]/g, "'")}"`)
-  return all.length === 0 ? 'Bearer' : `Bearer ${all.join(', ')}`
-}
+// plugins/rest.ts still imports it from here; it lives in core/http-errors.ts with failureReply.
+export { bearerChallenge } from '../core/http-errors.ts'

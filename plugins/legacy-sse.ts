@@ -3,8 +3,9 @@ import type { FastifyInstance, FastifyReply } from 'fastify'
 import { fastifySSE } from '@fastify/sse'
 import { parseJSONRPCMessage, type JSONRPCMessage, type McpServer, type Transport } from '@modelcontextprotocol/server'
 import { buildMcpServer } from '../lib/mcp-server.ts'
-import type { Caller } from '../lib/tool.ts'
+import type { Caller } from '../core/tool.ts'
 import { errorBody, ForbiddenError, InvalidMessageError, UnknownSessionError } from '../lib/errors.ts'
+import { requestCaller } from './auth.ts'
 import { assertGated } from './gate.ts'
 
 export interface LegacySsePluginOptions {
@@ -61,10 +62,10 @@ export default async function legacySse (app: FastifyInstance, options: LegacySs
   // The endpoint event carries a bare URI; every other event is JSON text already.
   app.get('/sse', { exposeHeadRoute: false, config: { opensStream: true }, sse: { kind: 'only', serializer: (data: unknown) => String(data) } }, async (request, reply) => {
     const id = randomUUID()
-    const caller: Caller = { principal: request.principal, transport: 'mcp', requestId: `sse-${id}` }
+    const caller: Caller = { ...requestCaller(request, 'mcp'), requestId: `sse-${id}` }
     const transport = new SseSessionTransport(reply)
     const server = buildMcpServer(app.tools, options.version, caller)
-    sessions.set(id, { transport, server, principalId: request.principal.id })
+    sessions.set(id, { transport, server, principalId: caller.principal.id })
     reply.sse.onClose(() => {
       sessions.delete(id)
       void server.close()
@@ -83,7 +84,7 @@ export default async function legacySse (app: FastifyInstance, options: LegacySs
     if (session === undefined) {
       return await reply.code(404).send(errorBody(new UnknownSessionError()))
     }
-    if (session.principalId !== request.principal.id) {
+    if (session.principalId !== requestCaller(request, 'mcp').principal.id) {
       return await reply.code(403).send(errorBody(new ForbiddenError('this session belongs to another caller')))
     }
     session.transport.deliver(message)

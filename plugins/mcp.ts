@@ -3,9 +3,10 @@ import { pipeline } from 'node:stream/promises'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { CLIENT_INFO_META_KEY, createMcpHandler, type AuthInfo } from '@modelcontextprotocol/server'
 import { assertGated } from './gate.ts'
+import { requestCaller } from './auth.ts'
 import { buildMcpServer } from '../lib/mcp-server.ts'
-import { ANONYMOUS } from '../lib/auth/principal.ts'
-import type { Caller } from '../lib/tool.ts'
+import { InternalError } from '../lib/errors.ts'
+import type { Caller } from '../core/tool.ts'
 
 export interface McpPluginOptions {
   version: string
@@ -21,7 +22,7 @@ export default async function mcp (app: FastifyInstance, options: McpPluginOptio
   assertGated(app, 'mcp')
   if (!(options.bodyLimit > 0)) throw new Error('mcp: bodyLimit must be positive')
   const handler = createMcpHandler(
-    ({ authInfo }) => buildMcpServer(app.tools, options.version, (authInfo?.extra?.caller as Caller | undefined) ?? { principal: ANONYMOUS, transport: 'mcp', requestId: 'unknown' }),
+    ({ authInfo }) => buildMcpServer(app.tools, options.version, callerOf(authInfo)),
     {
       maxRequestBodySize: options.bodyLimit,
       onerror: (err) => { app.log.debug({ err: err.message }, 'mcp request rejected') }
@@ -45,10 +46,10 @@ export default async function mcp (app: FastifyInstance, options: McpPluginOptio
       headers: request.headers as Record<string, string>,
       signal: abort.signal
     })
-    const { principal } = request
-    const caller: Caller = { principal, transport: 'mcp', requestId: request.id, ...clientInfoOf(request.body) }
+    const caller: Caller = { ...requestCaller(request, 'mcp'), ...clientInfoOf(request.body) }
+    const { principal } = caller
     // The token itself is not passed on: nothing past the gate needs it.
-    const authInfo: AuthInfo = { token: '', clientId: principal.clientId ?? principal.subject, scopes: principal.scopes ?? [], extra: { caller } }
+    const authInfo: AuthInfo = { token: '', clientId: principal.clientId ?? principal.subject, scopes: principal.scopes ?? [], extra: { [CALLER_KEY]: caller } }
     if (app.resourceMetadataUrl !== undefined) authInfo.resourceMetadataUrl = app.resourceMetadataUrl
     const response = await handler.fetch(webRequest, { authInfo, parsedBody: request.body })
     await sendWebResponse(reply, response, openStreams)
@@ -56,6 +57,16 @@ export default async function mcp (app: FastifyInstance, options: McpPluginOptio
   for (const url of ['/mcp', '/mcp/']) {
     app.route({ method: ['GET', 'POST', 'DELETE'], url, bodyLimit: options.bodyLimit, config: { opensStream: opensSubscription }, handler: serve })
   }
+}
+
+// The SDK hands authInfo back to the server factory untouched; the caller rides in its extra.
+const CALLER_KEY = 'io.kafscale/caller'
+
+/** The caller serve() put in authInfo; without one the server would be built for nobody, so it is not built. */
+function callerOf (authInfo: AuthInfo | undefined): Caller {
+  const caller = authInfo?.extra?.[CALLER_KEY] as Caller | undefined
+  if (caller?.principal === undefined) throw new InternalError('the MCP server was asked for without an authenticated caller')
+  return caller
 }
 
 /** subscriptions/listen holds its SSE answer open; every other request's stream ends with its answer. */

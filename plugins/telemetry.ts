@@ -1,9 +1,10 @@
 import fp from 'fastify-plugin'
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client'
+import type { CallMetrics } from '../core/registry.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
-    callMetrics: { observe: (tool: string, transport: string, outcome: string, seconds: number) => void }
+    callMetrics: CallMetrics
   }
 }
 
@@ -19,8 +20,8 @@ export default fp(async function telemetry (app) {
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry]
   })
-  app.decorate('callMetrics', {
-    observe: (tool: string, transport: string, outcome: string, seconds: number) => {
+  app.decorate<CallMetrics>('callMetrics', {
+    observe: (tool, transport, outcome, seconds) => {
       calls.inc({ tool, transport, outcome })
       duration.observe({ tool }, seconds)
     }

@@ -4,7 +4,7 @@ import { GROUP_ID_MAX_LENGTH, TOPIC_NAME_MAX_LENGTH } from '../lib/kafscale/name
 /**
  * Optional paging inputs of a tool that can return a lot; a reference client sends none.
  * `prefix` matches names of `prefixLength` characters at most; a page ends on a key of
- * `keyLength` characters at most (lib/paging.ts), which bounds the cursor that carries it.
+ * `keyLength` characters at most (core/paging.ts), which bounds the cursor that carries it.
  */
 function pageInput (prefixLength: number, keyLength: number) {
   return {

@@ -1,13 +1,33 @@
-import { writeFileSync, mkdtempSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { buildApp } from '../app.ts'
 import { demoBackend } from '../demo/cluster.ts'
 import { loadConfig } from '../lib/config.ts'
 import { callRest, connectClient, ERAS, startServer } from './helpers/server.ts'
 
-const EXAMPLE = './examples/partition-leaders/index.ts'
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
+
+/**
+ * The example as a platform team has it: its own folder and package.json, with kafscale-mcp
+ * installed by path (`file:../..` is a symlink in node_modules, as npm makes it) next to the
+ * packages it names as peers.
+ */
+function installExample (): string {
+  const dir = join(mkdtempSync(join(tmpdir(), 'kafscale-example-')), 'partition-leaders')
+  cpSync(join(ROOT, 'examples/partition-leaders'), dir, { recursive: true })
+  mkdirSync(join(dir, 'node_modules/@types'), { recursive: true })
+  symlinkSync(ROOT, join(dir, 'node_modules/kafscale-mcp'), 'dir')
+  for (const peer of ['fastify', 'typebox', '@types/node']) symlinkSync(join(ROOT, 'node_modules', peer), join(dir, 'node_modules', peer), 'dir')
+  return dir
+}
+
+const exampleDir = installExample()
+t.teardown(() => { rmSync(join(exampleDir, '..'), { recursive: true, force: true }) })
+const EXAMPLE = join(exampleDir, 'index.ts')
 const EXPECTED = {
   brokers: [
     { node_id: 0, host: 'kafscale-broker-0.kafscale-broker-headless.kafscale.svc.cluster.local', leader_partitions: 10 },
@@ -16,6 +36,24 @@ const EXPECTED = {
   ],
   orphaned_partitions: []
 }
+
+t.test('the example plugin type-checks on its own, with tsc and its own tsconfig', async (t) => {
+  const tsc = spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '--noEmit', '-p', exampleDir], { encoding: 'utf8' })
+  t.equal(tsc.stdout + tsc.stderr, '', 'no type errors')
+  t.equal(tsc.status, 0)
+})
+
+t.test('a route the plugin adds sits behind the gate', async (t) => {
+  const server = await startServer(['--plugins', EXAMPLE, '--auth-token', 'example-token-0123456789'], { backend: demoBackend() })
+  t.teardown(server.close)
+  const anonymous = await fetch(`${server.base}/api/v1/partition-leaders`)
+  t.equal(anonymous.status, 401)
+  t.equal(anonymous.headers.get('www-authenticate'), 'Bearer realm="kafscale-mcp"')
+  t.match(await anonymous.json(), { code: 'KSMCP_ERR_UNAUTHORIZED' })
+  const authorized = await fetch(`${server.base}/api/v1/partition-leaders`, { headers: { authorization: 'Bearer example-token-0123456789' } })
+  t.equal(authorized.status, 200)
+  t.same(await authorized.json(), EXPECTED)
+})
 
 t.test('the example plugin loads from KAFSCALE_MCP_PLUGINS and answers over MCP and REST', async (t) => {
   const config = loadConfig(['--http-addr', '127.0.0.1:0', '--log-level', 'silent'], { KAFSCALE_MCP_PLUGINS: EXAMPLE })

@@ -1,10 +1,9 @@
-import type { FastifyInstance } from 'fastify'
 import { ClusterHealthInput, ClusterHealthOutput } from '../schemas/health.ts'
-import { defineTool, observedAt, type ToolContext } from '../lib/tool.ts'
 import { computeLag } from '../lib/lag.ts'
+import type { ClusterMetrics } from '../lib/metrics/cluster-metrics.ts'
 import { SNAPSHOT_KEY } from '../lib/kafscale/keys.ts'
 import { isEtcdUnreachable, type KeyProblem, type SnapshotView, type StoreHealth } from '../lib/store/kafscale-store.ts'
-import { READ_ONLY } from './read-only.ts'
+import { defineTool, observedAt, READ_ONLY, toolPlugin, type ToolContext } from '../index.ts'
 
 const description = 'Diagnose the cluster: a plain-language diagnosis and structured findings with severity. It checks ' +
   'etcd reachability and the metadata snapshot (partition leaders that are not brokers, duplicate topic ids), each ' +
@@ -21,88 +20,86 @@ function finding (severity: Finding['severity'], code: string, summary: string, 
   return { severity, code, summary, subjects: subjects.slice(0, MAX_SUBJECTS), count: subjects.length }
 }
 
-export default async function clusterHealthTool (app: FastifyInstance): Promise<void> {
-  app.tools.add(defineTool({
-    name: 'cluster_health',
-    title: 'Cluster health',
-    description,
-    input: ClusterHealthInput,
-    output: ClusterHealthOutput,
-    annotations: { ...READ_ONLY, openWorldHint: true },
-    async handler ({ lag_threshold: lagThreshold = 10_000 }, ctx) {
-      const store = ctx.store()
-      // etcd down since the start leaves no snapshot to check: that is the diagnosis.
-      if (store.loadedView() === undefined) await store.reload()
-      const view = store.loadedView()
-      if (view === undefined) return withoutSnapshot(store.health())
-      const findings: Finding[] = []
-      const checked: string[] = ['etcd', 'snapshot']
-      findings.push(...snapshotFindings(view))
+export default toolPlugin(defineTool({
+  name: 'cluster_health',
+  title: 'Cluster health',
+  description,
+  input: ClusterHealthInput,
+  output: ClusterHealthOutput,
+  annotations: { ...READ_ONLY, openWorldHint: true },
+  async handler ({ lag_threshold: lagThreshold = 10_000 }, ctx) {
+    const store = ctx.require('store')
+    // etcd down since the start leaves no snapshot to check: that is the diagnosis.
+    if (store.loadedView() === undefined) await store.reload()
+    const view = store.loadedView()
+    if (view === undefined) return withoutSnapshot(store.health())
+    const findings: Finding[] = []
+    const checked: string[] = ['etcd', 'snapshot']
+    findings.push(...snapshotFindings(view))
 
-      const [groups, leases, lag, metrics, operator, topicKeys] = await Promise.allSettled([
-        store.listGroups(),
-        store.leases(),
-        computeLag(store, {}),
-        ctx.hasMetrics ? ctx.metrics().collect(view.snapshot.brokers) : Promise.resolve(undefined),
-        ctx.operatorMetrics?.scrape(),
-        store.topicKeys()
-      ])
-      // The reads above just tried etcd, so its state is the present one. Checks that could not
-      // reach etcd belong to one ETCD_DISCONNECTED finding; any other failure is its own.
-      const cutOff: string[] = []
-      const unavailable = (check: string, result: PromiseRejectedResult): Finding[] => {
-        if (isEtcdUnreachable(result.reason)) {
-          cutOff.push(check)
-          return []
-        }
-        return [finding('warning', 'CHECK_UNAVAILABLE', `the ${check} check could not read its data: ${(result.reason as Error).message}`, [check])]
+    const [groups, leases, lag, metrics, operator, topicKeys] = await Promise.allSettled([
+      store.listGroups(),
+      store.leases(),
+      computeLag(store, {}),
+      ctx.brokerMetrics?.collect(view.snapshot.brokers),
+      ctx.operatorMetrics?.scrape(),
+      store.topicKeys()
+    ])
+    // The reads above just tried etcd, so its state is the present one. Checks that could not
+    // reach etcd belong to one ETCD_DISCONNECTED finding; any other failure is its own.
+    const cutOff: string[] = []
+    const unavailable = (check: string, result: PromiseRejectedResult): Finding[] => {
+      if (isEtcdUnreachable(result.reason)) {
+        cutOff.push(check)
+        return []
       }
-
-      if (metrics.status === 'fulfilled' && metrics.value !== undefined) {
-        checked.push('broker-metrics')
-        findings.push(...metricsFindings(metrics.value))
-      } else if (metrics.status === 'rejected') {
-        checked.push('broker-metrics')
-        findings.push(finding('warning', 'BROKER_METRICS_UNREACHABLE', `no broker metrics could be read: ${(metrics.reason as Error).message}`, ['brokers']))
-      }
-      if (leases.status === 'fulfilled' && topicKeys.status === 'fulfilled') {
-        checked.push('partition-leases')
-        const committed = lag.status === 'fulfilled' ? committedPartitions(lag.value.rows.map((r) => r.row)) : new Map<string, string[]>()
-        findings.push(...partitionLeaseFindings(view, leases.value.partitions, topicKeys.value.logEnds, committed))
-      } else findings.push(...unavailable('partition-leases', leases.status === 'rejected' ? leases : topicKeys as PromiseRejectedResult))
-      if (groups.status === 'fulfilled') {
-        checked.push('consumer-groups')
-        if (leases.status === 'fulfilled') {
-          checked.push('group-leases')
-          const orphaned = groups.value.groups.filter((g) => g.memberCount > 0 && !leases.value.groups.has(g.groupId)).map((g) => g.groupId)
-          if (orphaned.length > 0) findings.push(finding('warning', 'GROUP_WITHOUT_COORDINATOR', `${orphaned.length} group(s) have members but no live coordinator lease: no broker is coordinating them`, orphaned))
-        }
-        const memberless = groups.value.groups.filter((g) => g.memberCount === 0).map((g) => g.groupId)
-        if (memberless.length > 0) findings.push(finding('warning', 'GROUP_WITHOUT_MEMBERS', `${memberless.length} group(s) have committed offsets but no members: stopped or abandoned consumers`, memberless))
-      } else findings.push(...unavailable('consumer-groups', groups))
-      if (lag.status === 'fulfilled') {
-        checked.push('consumer-lag')
-        const behind = lag.value.groups.filter((g) => g.max_lag > lagThreshold)
-        if (behind.length > 0) findings.push(finding('warning', 'CONSUMER_LAG_HIGH', `${behind.length} group(s) lag more than ${lagThreshold} records on a partition`, behind.map((g) => `${g.group_id} (max lag ${g.max_lag})`)))
-      } else findings.push(...unavailable('consumer-lag', lag))
-      if (groups.status === 'fulfilled' && lag.status === 'fulfilled' && topicKeys.status === 'fulfilled') {
-        checked.push('stored-values')
-        findings.push(...keyFindings([...groups.value.problems, ...lag.value.problems, ...topicKeys.value.problems]))
-      }
-      if (ctx.operatorMetrics !== undefined) {
-        checked.push('etcd-backups')
-        findings.push(...operatorFindings(operator))
-      }
-
-      findings.push(...etcdFindings(store.health(), cutOff))
-
-      findings.sort((a, b) => RANK[a.severity] - RANK[b.severity])
-      const status = statusOf(findings)
-      const groupCount = groups.status === 'fulfilled' ? groups.value.groups.length : undefined
-      return { status, diagnosis: diagnose(status, findings, view, ctx, groupCount, metrics), findings, checked, observed_at: observedAt() }
+      return [finding('warning', 'CHECK_UNAVAILABLE', `the ${check} check could not read its data: ${(result.reason as Error).message}`, [check])]
     }
-  }))
-}
+
+    if (metrics.status === 'fulfilled' && metrics.value !== undefined) {
+      checked.push('broker-metrics')
+      findings.push(...metricsFindings(metrics.value))
+    } else if (metrics.status === 'rejected') {
+      checked.push('broker-metrics')
+      findings.push(finding('warning', 'BROKER_METRICS_UNREACHABLE', `no broker metrics could be read: ${(metrics.reason as Error).message}`, ['brokers']))
+    }
+    if (leases.status === 'fulfilled' && topicKeys.status === 'fulfilled') {
+      checked.push('partition-leases')
+      const committed = lag.status === 'fulfilled' ? committedPartitions(lag.value.rows.map((r) => r.row)) : new Map<string, string[]>()
+      findings.push(...partitionLeaseFindings(view, leases.value.partitions, topicKeys.value.logEnds, committed))
+    } else findings.push(...unavailable('partition-leases', leases.status === 'rejected' ? leases : topicKeys as PromiseRejectedResult))
+    if (groups.status === 'fulfilled') {
+      checked.push('consumer-groups')
+      if (leases.status === 'fulfilled') {
+        checked.push('group-leases')
+        const orphaned = groups.value.groups.filter((g) => g.memberCount > 0 && !leases.value.groups.has(g.groupId)).map((g) => g.groupId)
+        if (orphaned.length > 0) findings.push(finding('warning', 'GROUP_WITHOUT_COORDINATOR', `${orphaned.length} group(s) have members but no live coordinator lease: no broker is coordinating them`, orphaned))
+      }
+      const memberless = groups.value.groups.filter((g) => g.memberCount === 0).map((g) => g.groupId)
+      if (memberless.length > 0) findings.push(finding('warning', 'GROUP_WITHOUT_MEMBERS', `${memberless.length} group(s) have committed offsets but no members: stopped or abandoned consumers`, memberless))
+    } else findings.push(...unavailable('consumer-groups', groups))
+    if (lag.status === 'fulfilled') {
+      checked.push('consumer-lag')
+      const behind = lag.value.groups.filter((g) => g.max_lag > lagThreshold)
+      if (behind.length > 0) findings.push(finding('warning', 'CONSUMER_LAG_HIGH', `${behind.length} group(s) lag more than ${lagThreshold} records on a partition`, behind.map((g) => `${g.group_id} (max lag ${g.max_lag})`)))
+    } else findings.push(...unavailable('consumer-lag', lag))
+    if (groups.status === 'fulfilled' && lag.status === 'fulfilled' && topicKeys.status === 'fulfilled') {
+      checked.push('stored-values')
+      findings.push(...keyFindings([...groups.value.problems, ...lag.value.problems, ...topicKeys.value.problems]))
+    }
+    if (ctx.operatorMetrics !== undefined) {
+      checked.push('etcd-backups')
+      findings.push(...operatorFindings(operator))
+    }
+
+    findings.push(...etcdFindings(store.health(), cutOff))
+
+    findings.sort((a, b) => RANK[a.severity] - RANK[b.severity])
+    const status = statusOf(findings)
+    const groupCount = groups.status === 'fulfilled' ? groups.value.groups.length : undefined
+    return { status, diagnosis: diagnose(status, findings, view, ctx, groupCount, metrics), findings, checked, observed_at: observedAt() }
+  }
+}))
 
 function statusOf (findings: Finding[]): ClusterHealthOutput['status'] {
   return findings.some((f) => f.severity === 'critical') ? 'critical' : findings.some((f) => f.severity === 'warning') ? 'degraded' : 'healthy'
@@ -144,7 +141,7 @@ function snapshotFindings ({ snapshot }: SnapshotView): Finding[] {
   return out
 }
 
-function metricsFindings (metrics: Awaited<ReturnType<ReturnType<ToolContext['metrics']>['collect']>>): Finding[] {
+function metricsFindings (metrics: ClusterMetrics): Finding[] {
   const out: Finding[] = []
   const label = (nodeId: number, host: string): string => `broker ${nodeId} (${host})`
   const failed = metrics.brokers.filter((b) => b.error !== undefined)
@@ -222,6 +219,6 @@ function diagnose (status: string, findings: Finding[], { snapshot }: SnapshotVi
   if (status !== 'healthy') return describeProblems(status, findings)
   const partitions = snapshot.topics.reduce((n, t) => n + t.partitions.length, 0)
   const groups = groupCount !== undefined ? `${groupCount} consumer group(s)` : 'consumer groups unknown'
-  const s3 = ctx.hasMetrics && metrics.status === 'fulfilled' && metrics.value !== undefined ? `S3 ${metrics.value.aggregate.s3State}` : 'S3 not checked (no broker metrics configured)'
+  const s3 = ctx.brokerMetrics !== undefined && metrics.status === 'fulfilled' && metrics.value !== undefined ? `S3 ${metrics.value.aggregate.s3State}` : 'S3 not checked (no broker metrics configured)'
   return `Healthy: ${snapshot.brokers.length} broker(s), ${snapshot.topics.length} topic(s) with ${partitions} partition(s), ${groups}; ${s3}; etcd connected; every partition in use has a live owner.`
 }

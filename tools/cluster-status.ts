@@ -1,9 +1,6 @@
-import type { FastifyInstance } from 'fastify'
 import { ClusterStatusInput, ClusterStatusOutput } from '../schemas/cluster.ts'
-import { defineTool, observedAt } from '../lib/tool.ts'
-import { READ_ONLY } from './read-only.ts'
 import { topicSummary } from './topic-summary.ts'
-import { pagedOutput, paginate } from '../lib/paging.ts'
+import { defineTool, observedAt, pagedOutput, paginate, READ_ONLY, toolPlugin } from '../index.ts'
 
 const description = 'Summarize the KafScale cluster: cluster name and id, the brokers (node id, host, port), ' +
   'the topics with their partition counts, the S3 health seen by the broker metrics, and whether etcd answers. ' +
@@ -11,54 +8,52 @@ const description = 'Summarize the KafScale cluster: cluster name and id, the br
   'page through all of them with list_topics. ' +
   'Use it first to get an overview, then drill down with describe_topics, list_groups or cluster_metrics.'
 
-export default async function clusterStatusTool (app: FastifyInstance): Promise<void> {
-  app.tools.add(defineTool({
-    name: 'cluster_status',
-    title: 'Cluster status',
-    description,
-    input: ClusterStatusInput,
-    output: ClusterStatusOutput,
-    annotations: READ_ONLY,
-    async handler (_input, ctx) {
-      const store = ctx.store()
-      const { snapshot, sortedTopics } = store.snapshotView()
-      // The cached snapshot alone cannot tell a hung etcd from a quiet one: ask it now.
-      await store.probe()
-      const health = store.health()
-      const etcdError = health.connectionError ?? health.snapshotError
-      const s3 = { state: '', latency_ms: 0 }
-      if (ctx.hasMetrics) {
-        // As in the reference, a failed scrape leaves s3 empty rather than failing the status.
-        try {
-          const { aggregate } = await ctx.metrics().collect(snapshot.brokers)
-          s3.state = aggregate.s3State
-          s3.latency_ms = aggregate.s3LatencyMs
-        } catch (err) {
-          ctx.log.debug({ err: (err as Error).message }, 'cluster_status: metrics unavailable')
-        }
+export default toolPlugin(defineTool({
+  name: 'cluster_status',
+  title: 'Cluster status',
+  description,
+  input: ClusterStatusInput,
+  output: ClusterStatusOutput,
+  annotations: READ_ONLY,
+  async handler (_input, ctx) {
+    const store = ctx.require('store')
+    const { snapshot, sortedTopics } = store.snapshotView()
+    // The cached snapshot alone cannot tell a hung etcd from a quiet one: ask it now.
+    await store.probe()
+    const health = store.health()
+    const etcdError = health.connectionError ?? health.snapshotError
+    const s3 = { state: '', latency_ms: 0 }
+    if (ctx.brokerMetrics !== undefined) {
+      // As in the reference, a failed scrape leaves s3 empty rather than failing the status.
+      try {
+        const { aggregate } = await ctx.brokerMetrics.collect(snapshot.brokers)
+        s3.state = aggregate.s3State
+        s3.latency_ms = aggregate.s3LatencyMs
+      } catch (err) {
+        ctx.log.debug({ err: (err as Error).message }, 'cluster_status: metrics unavailable')
       }
-      const head = {
-        ...(snapshot.clusterName !== null && snapshot.clusterName !== '' ? { cluster_name: snapshot.clusterName } : {}),
-        ...(snapshot.clusterId !== null && snapshot.clusterId !== '' ? { cluster_id: snapshot.clusterId } : {}),
-        controller_id: snapshot.controllerId,
-        brokers: snapshot.brokers.map((b) => ({ node_id: b.nodeId, host: b.host, port: b.port }))
-      }
-      const tail = {
-        s3,
-        etcd: {
-          state: health.connected ? 'connected' as const : 'disconnected' as const,
-          ...(health.since !== undefined ? { since: health.since } : {}),
-          ...(health.snapshotLoadedAt !== undefined ? { snapshot_loaded_at: health.snapshotLoadedAt } : {}),
-          ...(etcdError !== undefined ? { error: etcdError } : {})
-        },
-        observed_at: observedAt()
-      }
-      // The topic list is what grows with the cluster: it gets what the rest leaves of the cap.
-      const page = paginate(sortedTopics, (t) => t.name, topicSummary, {
-        maxChars: ctx.maxResponseChars, reservedChars: JSON.stringify({ ...head, ...tail, topics_omitted: sortedTopics.length }).length
-      })
-      const omitted = sortedTopics.length - page.items.length
-      return pagedOutput({ ...head, topics: page.items, ...(omitted > 0 ? { topics_omitted: omitted } : {}), ...tail }, 'topics', page)
     }
-  }))
-}
+    const head = {
+      ...(snapshot.clusterName !== null && snapshot.clusterName !== '' ? { cluster_name: snapshot.clusterName } : {}),
+      ...(snapshot.clusterId !== null && snapshot.clusterId !== '' ? { cluster_id: snapshot.clusterId } : {}),
+      controller_id: snapshot.controllerId,
+      brokers: snapshot.brokers.map((b) => ({ node_id: b.nodeId, host: b.host, port: b.port }))
+    }
+    const tail = {
+      s3,
+      etcd: {
+        state: health.connected ? 'connected' as const : 'disconnected' as const,
+        ...(health.since !== undefined ? { since: health.since } : {}),
+        ...(health.snapshotLoadedAt !== undefined ? { snapshot_loaded_at: health.snapshotLoadedAt } : {}),
+        ...(etcdError !== undefined ? { error: etcdError } : {})
+      },
+      observed_at: observedAt()
+    }
+    // The topic list is what grows with the cluster: it gets what the rest leaves of the cap.
+    const page = paginate(sortedTopics, (t) => t.name, topicSummary, {
+      maxChars: ctx.maxResponseChars, reservedChars: JSON.stringify({ ...head, ...tail, topics_omitted: sortedTopics.length }).length
+    })
+    const omitted = sortedTopics.length - page.items.length
+    return pagedOutput({ ...head, topics: page.items, ...(omitted > 0 ? { topics_omitted: omitted } : {}), ...tail }, 'topics', page)
+  }
+}))

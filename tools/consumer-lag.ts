@@ -1,10 +1,7 @@
-import type { FastifyInstance } from 'fastify'
 import { ConsumerLagInput, ConsumerLagOutput } from '../schemas/lag.ts'
-import { defineTool, observedAt } from '../lib/tool.ts'
-import { pagedOutput, paginate } from '../lib/paging.ts'
 import { computeLag, type GroupLag } from '../lib/lag.ts'
-import { READ_ONLY } from './read-only.ts'
 import { keyErrors, keyErrorsChars } from './key-errors.ts'
+import { defineTool, observedAt, pagedOutput, paginate, READ_ONLY, toolPlugin } from '../index.ts'
 
 const description = 'Compute consumer lag: per partition the committed offset, the log-end offset (next_offset) and ' +
   'their difference, with totals and maxima per topic, per group and overall, most lag first. Partitions a group never ' +
@@ -13,37 +10,35 @@ const description = 'Compute consumer lag: per partition the committed offset, t
   'Offset records or log ends that cannot be read are listed in `errors`; the rest of the answer still comes. ' +
   'Long answers come in pages (truncated, next_cursor).'
 
-export default async function consumerLagTool (app: FastifyInstance): Promise<void> {
-  app.tools.add(defineTool({
-    name: 'consumer_lag',
-    title: 'Consumer lag',
-    description,
-    input: ConsumerLagInput,
-    output: ConsumerLagOutput,
-    annotations: READ_ONLY,
-    async handler ({ group_id: groupId, topics, prefix, limit, cursor }, ctx) {
-      const wanted = topics === undefined || topics === null || topics.length === 0 ? undefined : new Set(topics)
-      const report = await computeLag(ctx.store(), {
-        ...(groupId !== undefined ? { groupId } : {}),
-        keepTopic: (topic) => (wanted === undefined || wanted.has(topic)) && (prefix === undefined || topic.startsWith(prefix))
-      })
-      const { shown, omitted } = boundedGroups(report.groups, ctx.maxResponseChars / 2)
-      const errors = keyErrors(report.problems)
-      const page = paginate(report.rows, (r) => r.key, (r) => r.row, {
-        limit, cursor, maxChars: ctx.maxResponseChars, reservedChars: JSON.stringify(shown).length + 300 + keyErrorsChars(errors)
-      })
-      return pagedOutput({
-        ...report.overall,
-        groups: shown,
-        ...(omitted > 0 ? { groups_omitted: omitted } : {}),
-        partitions: page.items,
-        ...errors,
-        ...page.more,
-        observed_at: observedAt()
-      }, 'partitions', page)
-    }
-  }))
-}
+export default toolPlugin(defineTool({
+  name: 'consumer_lag',
+  title: 'Consumer lag',
+  description,
+  input: ConsumerLagInput,
+  output: ConsumerLagOutput,
+  annotations: READ_ONLY,
+  async handler ({ group_id: groupId, topics, prefix, limit, cursor }, ctx) {
+    const wanted = topics === undefined || topics === null || topics.length === 0 ? undefined : new Set(topics)
+    const report = await computeLag(ctx.require('store'), {
+      ...(groupId !== undefined ? { groupId } : {}),
+      keepTopic: (topic) => (wanted === undefined || wanted.has(topic)) && (prefix === undefined || topic.startsWith(prefix))
+    })
+    const { shown, omitted } = boundedGroups(report.groups, ctx.maxResponseChars / 2)
+    const errors = keyErrors(report.problems)
+    const page = paginate(report.rows, (r) => r.key, (r) => r.row, {
+      limit, cursor, maxChars: ctx.maxResponseChars, reservedChars: JSON.stringify(shown).length + 300 + keyErrorsChars(errors)
+    })
+    return pagedOutput({
+      ...report.overall,
+      groups: shown,
+      ...(omitted > 0 ? { groups_omitted: omitted } : {}),
+      partitions: page.items,
+      ...errors,
+      ...page.more,
+      observed_at: observedAt()
+    }, 'partitions', page)
+  }
+}))
 
 /** The groups that fit in `maxChars`, most lag first, and how many did not. */
 function boundedGroups (groups: GroupLag[], maxChars: number): { shown: GroupLag[], omitted: number } {

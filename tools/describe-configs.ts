@@ -1,12 +1,9 @@
-import type { FastifyInstance } from 'fastify'
 import { DescribeConfigsInput, DescribeConfigsOutput } from '../schemas/topics.ts'
-import { defineTool } from '../lib/tool.ts'
 import { rfc3339 } from '../lib/kafscale/offsets.ts'
 import type { StoredTopicConfig } from '../lib/store/kafscale-store.ts'
 import type { SnapshotTopic } from '../lib/kafscale/snapshot.ts'
-import { pagedOutput, paginate, withPrefix } from '../lib/paging.ts'
-import { READ_ONLY } from './read-only.ts'
 import { keyErrors, keyErrorsChars } from './key-errors.ts'
+import { defineTool, pagedOutput, paginate, READ_ONLY, toolPlugin, withPrefix } from '../index.ts'
 
 const description = 'Describe topic configurations: partitions, replication factor, retention (ms and bytes), ' +
   'segment size, creation time and extra config entries. `source` says whether the config is stored in etcd or ' +
@@ -19,32 +16,30 @@ const MAX_CONFIGS_PER_READ = 1000
 
 type ConfigRow = DescribeConfigsOutput['configs'][number]
 
-export default async function describeConfigsTool (app: FastifyInstance): Promise<void> {
-  app.tools.add(defineTool({
-    name: 'describe_configs',
-    title: 'Describe topic configs',
-    description,
-    input: DescribeConfigsInput,
-    output: DescribeConfigsOutput,
-    annotations: READ_ONLY,
-    async handler ({ topics, prefix, limit, cursor }, ctx) {
-      const store = ctx.store()
-      const { sortedTopics, topicsByName } = store.snapshotView()
-      const names = topics === undefined || topics === null || topics.length === 0 ? sortedTopics.map((t) => t.name) : [...topics].sort()
-      // Each entry keeps its place, so a repeated name is answered each time and pages stay exact.
-      const entries = withPrefix(names, prefix, (n) => n).map((name, i) => ({ name, key: `${name}\u0000${String(i).padStart(6, '0')}` }))
-      // Read only what one page can hold: the entries after the cursor, up to the limit.
-      const window = paginate(entries, (e) => e.key, (e) => e, { limit: limit ?? MAX_CONFIGS_PER_READ, cursor, maxChars: Number.MAX_SAFE_INTEGER })
-      const { configs, problems } = await store.topicConfigs([...new Set(window.items.map((e) => e.name))])
-      const read = new Map(configs.map((c) => [c.name, c]))
-      const now = rfc3339(new Date())
-      const errors = keyErrors(problems)
-      const page = paginate(window.items.filter((e) => read.has(e.name)), (e) => e.key, (e) => describeConfig(read.get(e.name)!, topicsByName.get(e.name), now),
-        { maxChars: ctx.maxResponseChars, reservedChars: 200 + keyErrorsChars(errors) })
-      return pagedOutput({ configs: page.items, ...errors, ...(page.more ?? window.more) }, 'configs', page)
-    }
-  }))
-}
+export default toolPlugin(defineTool({
+  name: 'describe_configs',
+  title: 'Describe topic configs',
+  description,
+  input: DescribeConfigsInput,
+  output: DescribeConfigsOutput,
+  annotations: READ_ONLY,
+  async handler ({ topics, prefix, limit, cursor }, ctx) {
+    const store = ctx.require('store')
+    const { sortedTopics, topicsByName } = store.snapshotView()
+    const names = topics === undefined || topics === null || topics.length === 0 ? sortedTopics.map((t) => t.name) : [...topics].sort()
+    // Each entry keeps its place, so a repeated name is answered each time and pages stay exact.
+    const entries = withPrefix(names, prefix, (n) => n).map((name, i) => ({ name, key: `${name}\u0000${String(i).padStart(6, '0')}` }))
+    // Read only what one page can hold: the entries after the cursor, up to the limit.
+    const window = paginate(entries, (e) => e.key, (e) => e, { limit: limit ?? MAX_CONFIGS_PER_READ, cursor, maxChars: Number.MAX_SAFE_INTEGER })
+    const { configs, problems } = await store.topicConfigs([...new Set(window.items.map((e) => e.name))])
+    const read = new Map(configs.map((c) => [c.name, c]))
+    const now = rfc3339(new Date())
+    const errors = keyErrors(problems)
+    const page = paginate(window.items.filter((e) => read.has(e.name)), (e) => e.key, (e) => describeConfig(read.get(e.name)!, topicsByName.get(e.name), now),
+      { maxChars: ctx.maxResponseChars, reservedChars: 200 + keyErrorsChars(errors) })
+    return pagedOutput({ configs: page.items, ...errors, ...(page.more ?? window.more) }, 'configs', page)
+  }
+}))
 
 function describeConfig ({ name, stored }: StoredTopicConfig, topic: SnapshotTopic | undefined, now: string): ConfigRow {
   if (stored !== undefined) {

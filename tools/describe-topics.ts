@@ -1,9 +1,6 @@
-import type { FastifyInstance } from 'fastify'
 import { DescribeTopicsInput, DescribeTopicsOutput } from '../schemas/topics.ts'
-import { defineTool } from '../lib/tool.ts'
 import type { SnapshotTopic } from '../lib/kafscale/snapshot.ts'
-import { pagedOutput, paginate, withPrefix } from '../lib/paging.ts'
-import { READ_ONLY } from './read-only.ts'
+import { defineTool, pagedOutput, paginate, READ_ONLY, toolPlugin, withPrefix } from '../index.ts'
 
 const description = 'Describe topics and their partitions: for each partition the leader broker, leader epoch, ' +
   'replica and in-sync replica broker ids, offline replicas and error code. Pass `names` to describe only ' +
@@ -12,31 +9,29 @@ const description = 'Describe topics and their partitions: for each partition th
 
 const UNKNOWN_TOPIC_OR_PARTITION = 3
 
-export default async function describeTopicsTool (app: FastifyInstance): Promise<void> {
-  app.tools.add(defineTool({
-    name: 'describe_topics',
-    title: 'Describe topics',
-    description,
-    input: DescribeTopicsInput,
-    output: DescribeTopicsOutput,
-    annotations: READ_ONLY,
-    async handler ({ names, prefix, limit, cursor }, ctx) {
-      const { sortedTopics, topicsByName } = ctx.store().snapshotView()
-      const request = { limit, cursor, maxChars: ctx.maxResponseChars }
-      if (names === undefined || names === null || names.length === 0) {
-        const page = paginate(withPrefix(sortedTopics, prefix, (t) => t.name), (t) => t.name, describeTopic, request)
-        return pagedOutput({ topics: page.items, ...page.more }, 'topics', page)
-      }
-      // Requested names, duplicates kept as the reference keeps them; the index keeps keys unique.
-      const requested = withPrefix([...names].sort(), prefix, (n) => n).map((name, i) => ({ name, key: `${name}\u0000${String(i).padStart(6, '0')}` }))
-      const page = paginate(requested, (r) => r.key, ({ name }) => {
-        const topic = topicsByName.get(name)
-        return topic === undefined ? { name, error_code: UNKNOWN_TOPIC_OR_PARTITION, partitions: [] } : describeTopic(topic)
-      }, request)
+export default toolPlugin(defineTool({
+  name: 'describe_topics',
+  title: 'Describe topics',
+  description,
+  input: DescribeTopicsInput,
+  output: DescribeTopicsOutput,
+  annotations: READ_ONLY,
+  async handler ({ names, prefix, limit, cursor }, ctx) {
+    const { sortedTopics, topicsByName } = ctx.require('store').snapshotView()
+    const request = { limit, cursor, maxChars: ctx.maxResponseChars }
+    if (names === undefined || names === null || names.length === 0) {
+      const page = paginate(withPrefix(sortedTopics, prefix, (t) => t.name), (t) => t.name, describeTopic, request)
       return pagedOutput({ topics: page.items, ...page.more }, 'topics', page)
     }
-  }))
-}
+    // Requested names, duplicates kept as the reference keeps them; the index keeps keys unique.
+    const requested = withPrefix([...names].sort(), prefix, (n) => n).map((name, i) => ({ name, key: `${name}\u0000${String(i).padStart(6, '0')}` }))
+    const page = paginate(requested, (r) => r.key, ({ name }) => {
+      const topic = topicsByName.get(name)
+      return topic === undefined ? { name, error_code: UNKNOWN_TOPIC_OR_PARTITION, partitions: [] } : describeTopic(topic)
+    }, request)
+    return pagedOutput({ topics: page.items, ...page.more }, 'topics', page)
+  }
+}))
 
 function describeTopic (t: SnapshotTopic): DescribeTopicsOutput['topics'][number] {
   return {

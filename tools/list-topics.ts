@@ -1,26 +1,21 @@
-import type { FastifyInstance } from 'fastify'
 import { ListTopicsInput, ListTopicsOutput } from '../schemas/topics.ts'
-import { defineTool } from '../lib/tool.ts'
-import { pagedOutput, paginate, withPrefix } from '../lib/paging.ts'
-import { READ_ONLY } from './read-only.ts'
 import { topicSummary } from './topic-summary.ts'
+import { defineTool, pagedOutput, paginate, READ_ONLY, toolPlugin, withPrefix } from '../index.ts'
 
 const description = 'List every topic of the cluster, sorted by name, with its partition count and error code. ' +
   'Use it to find topic names; use describe_topics for partition leaders and replicas. Long lists come in pages: ' +
   'when the answer says truncated, call again with its next_cursor. `prefix` narrows by name.'
 
-export default async function listTopicsTool (app: FastifyInstance): Promise<void> {
-  app.tools.add(defineTool({
-    name: 'list_topics',
-    title: 'List topics',
-    description,
-    input: ListTopicsInput,
-    output: ListTopicsOutput,
-    annotations: READ_ONLY,
-    async handler ({ prefix, limit, cursor }, ctx) {
-      const topics = withPrefix(ctx.store().snapshotView().sortedTopics, prefix, (t) => t.name)
-      const page = paginate(topics, (t) => t.name, topicSummary, { limit, cursor, maxChars: ctx.maxResponseChars })
-      return pagedOutput({ topics: page.items, ...page.more }, 'topics', page)
-    }
-  }))
-}
+export default toolPlugin(defineTool({
+  name: 'list_topics',
+  title: 'List topics',
+  description,
+  input: ListTopicsInput,
+  output: ListTopicsOutput,
+  annotations: READ_ONLY,
+  async handler ({ prefix, limit, cursor }, ctx) {
+    const topics = withPrefix(ctx.require('store').snapshotView().sortedTopics, prefix, (t) => t.name)
+    const page = paginate(topics, (t) => t.name, topicSummary, { limit, cursor, maxChars: ctx.maxResponseChars })
+    return pagedOutput({ topics: page.items, ...page.more }, 'topics', page)
+  }
+}))

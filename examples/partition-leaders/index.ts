@@ -1,10 +1,9 @@
 import type { FastifyInstance } from 'fastify'
 import { Type } from 'typebox'
-import type { ToolDefinition } from '../../lib/tool.ts'
+import { defineTool, failureReply, READ_ONLY, requestCaller, toolPlugin } from 'kafscale-mcp'
 
 // An example tool plugin, loaded with KAFSCALE_MCP_PLUGINS=./examples/partition-leaders/index.ts.
-// A plugin is a module whose default export is a Fastify plugin that adds tools to app.tools;
-// its handler reads data through ctx.store() (and ctx.metrics()), never etcd directly.
+// Its handler reads the cluster through ctx (ctx.require('store')), never etcd directly.
 
 const Input = Type.Object({
   topic_prefix: Type.Optional(Type.String({ maxLength: 249, description: 'Only count topics whose name starts with this' }))
@@ -21,16 +20,16 @@ const Output = Type.Object({
   })
 })
 
-const partitionLeaders: ToolDefinition<typeof Input, typeof Output> = {
+const partitionLeaders = toolPlugin(defineTool({
   name: 'partition_leaders',
   title: 'Partition leadership per broker',
   description: 'Count, for each broker, the partitions it leads according to the cluster metadata, and list ' +
     'partitions whose leader is not a known broker. Use it to spot leadership skew or a broker missing from the metadata.',
   input: Input,
   output: Output,
-  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  annotations: READ_ONLY,
   async handler ({ topic_prefix: prefix = '' }, ctx) {
-    const { snapshot, sortedTopics } = ctx.store().snapshotView()
+    const { snapshot, sortedTopics } = ctx.require('store').snapshotView()
     const counts = new Map(snapshot.brokers.map((b) => [b.nodeId, 0]))
     const orphaned: Array<{ topic: string, partition: number, leader_id: number }> = []
     for (const topic of sortedTopics) {
@@ -46,8 +45,17 @@ const partitionLeaders: ToolDefinition<typeof Input, typeof Output> = {
       orphaned_partitions: orphaned
     }
   }
-}
+}))
 
+// A plugin may add routes of its own. The service registers plugins inside its gated scope, so
+// this one needs a token like /mcp; it answers through app.tools, so the policy and audit apply.
 export default async function partitionLeadersPlugin (app: FastifyInstance): Promise<void> {
-  app.tools.add(partitionLeaders)
+  await app.register(partitionLeaders)
+  app.get('/api/v1/partition-leaders', async (request, reply) => {
+    const outcome = await app.tools.call('partition_leaders', {}, { caller: requestCaller(request, 'rest') })
+    if (outcome.ok) return outcome.output
+    const { statusCode, body, wwwAuthenticate } = failureReply(outcome.error, app.resourceMetadataUrl)
+    if (wwwAuthenticate !== undefined) void reply.header('www-authenticate', wwwAuthenticate)
+    return await reply.code(statusCode).send(body)
+  })
 }

@@ -59,6 +59,13 @@ export interface StoredTopicConfig {
   stored: TopicConfig | undefined
 }
 
+/**
+ * What a tool may do with the metadata: read it, or ask etcd again (probe, reload). No raw
+ * key-value access and no close: a tool cannot write to etcd or end the service's connection.
+ */
+export const METADATA_READS = ['snapshotView', 'loadedView', 'health', 'probe', 'reload', 'listGroups', 'describeGroup', 'groupOffsets', 'allGroupOffsets', 'nextOffsets', 'topicKeys', 'topicConfigs', 'leases'] as const
+export type MetadataReader = Pick<KafscaleStore, typeof METADATA_READS[number]>
+
 export class KafscaleStore {
   private view: SnapshotView | undefined
   private connected = false

@@ -1,0 +1,226 @@
+import type { TSchema } from 'typebox'
+import { boundedText, digestArguments, redact, type AuditLog, type AuditRecord } from '../lib/audit.ts'
+import type { Decision, PolicyStore } from '../lib/auth/policy.ts'
+import type { Principal } from '../lib/auth/principal.ts'
+import { AuditUnavailableError, ForbiddenError, InsufficientScopeError, InternalError, InvalidInputError, ResponseTooLargeError, UnknownToolError } from '../lib/errors.ts'
+import { compileSchema, maxJsonBytes, type Validator } from '../lib/schema.ts'
+import { answerJson } from './paging.ts'
+import { codedError } from './tool-error.ts'
+import { readOnlySources, toolContext, type Caller, type DataSources, type ToolContext, type ToolDefinition, type ToolLogger } from './tool.ts'
+
+/** The tool-call counters and durations the service exports (/metrics). */
+export interface CallMetrics {
+  observe: (tool: string, transport: string, outcome: 'ok' | 'error' | 'denied', seconds: number) => void
+}
+
+/**
+ * Everything the registry works with, handed over when it is built: who may call what, where
+ * calls are recorded and counted, and the data tools read. Nothing is looked up at call time.
+ */
+export interface ToolServices {
+  policy: Pick<PolicyStore, 'decide'>
+  audit: Pick<AuditLog, 'enabled' | 'failClosedForReads' | 'record'>
+  callMetrics: CallMetrics
+  sources: DataSources
+  log: ToolLogger
+  /** Size cap of one answer in characters of JSON. */
+  maxResponseChars: number
+}
+
+export interface RegisteredTool {
+  definition: ToolDefinition
+  input: Validator
+  output: Validator
+  /**
+   * Bytes of the largest request body a valid input can need (every character escaped, pretty
+   * printed, in a JSON-RPC envelope); a larger body can be refused unread. Infinity when the
+   * input schema leaves a string or list unbounded (a plugin's may): the transport's limit applies.
+   */
+  bodyLimit: number
+}
+
+export interface ToolCallOptions {
+  caller: Caller
+  signal?: AbortSignal
+}
+
+export type ToolOutcome =
+  | { ok: true, output: Record<string, unknown> }
+  | { ok: false, error: ToolFailure }
+
+export interface ToolFailure {
+  code: string
+  statusCode: number
+  message: string
+  /** Scopes to ask the identity provider for (insufficient_scope). */
+  missingScopes?: string[]
+}
+
+const NAME = /^[a-z][a-z0-9_]{0,63}$/
+
+/** Room around the arguments in a request body: the JSON-RPC envelope of /mcp (id, method, tool name, _meta). */
+const ENVELOPE_BYTES = 16 * 1024
+const ANNOTATIONS = ['readOnlyHint', 'destructiveHint', 'idempotentHint', 'openWorldHint'] as const
+
+/**
+ * Every tool, whichever transport calls it. MCP and the REST mirror both dispatch through
+ * `call`, so input validation, output validation and error mapping happen in one place.
+ */
+export class ToolRegistry {
+  private readonly tools = new Map<string, RegisteredTool>()
+
+  private readonly services: ToolServices
+
+  constructor (services: ToolServices) {
+    this.services = { ...services, sources: readOnlySources(services.sources) }
+  }
+
+  add (definition: ToolDefinition<TSchema, TSchema>): void {
+    if (!NAME.test(definition.name)) throw new Error(`tool name ${JSON.stringify(definition.name)} must match ${NAME}`)
+    if (this.tools.has(definition.name)) throw new Error(`tool ${definition.name} is registered twice`)
+    if (typeof definition.description !== 'string' || definition.description.trim() === '') throw new Error(`tool ${definition.name} needs a description`)
+    for (const key of ANNOTATIONS) {
+      if (typeof definition.annotations?.[key] !== 'boolean') throw new Error(`tool ${definition.name} must set annotations.${key} explicitly`)
+    }
+    if ((definition.input as { type?: unknown })?.type !== 'object' || (definition.output as { type?: unknown })?.type !== 'object') throw new Error(`tool ${definition.name} needs object input and output schemas`)
+    if (typeof definition.handler !== 'function') throw new Error(`tool ${definition.name} needs a handler`)
+    this.tools.set(definition.name, {
+      definition,
+      input: compileSchema(definition.input),
+      output: compileSchema(definition.output),
+      bodyLimit: maxJsonBytes(definition.input) + ENVELOPE_BYTES
+    })
+  }
+
+  list (): RegisteredTool[] {
+    return [...this.tools.values()]
+  }
+
+  get (name: string): RegisteredTool | undefined {
+    return this.tools.get(name)
+  }
+
+  /** What the policy says about this principal and tool (the dispatch check uses the same). */
+  decide (principal: Principal, tool: RegisteredTool): Decision {
+    return this.services.policy.decide(principal, { name: tool.definition.name, readOnly: tool.definition.annotations.readOnlyHint })
+  }
+
+  /** Tools a principal may see: those it may call, and those its token's scopes hold back (step-up). */
+  visibleTo (principal: Principal): RegisteredTool[] {
+    return this.list().filter((tool) => isVisible(this.decide(principal, tool)))
+  }
+
+  /**
+   * Authorizes, validates, runs and audits one call. Every transport dispatches here, so a
+   * tool hidden from a caller cannot be reached by naming it, over MCP or REST.
+   */
+  async call (name: string, rawInput: unknown, options: ToolCallOptions): Promise<ToolOutcome> {
+    const started = performance.now()
+    const tool = this.tools.get(name)
+    const input = rawInput ?? {}
+    let decision: Decision = { allowed: false, rule: 'unknown-tool', roles: [] }
+    let outcome: ToolOutcome
+    if (tool === undefined) {
+      outcome = failure(new UnknownToolError(JSON.stringify(boundedText(name))))
+    } else {
+      decision = this.decide(options.caller.principal, tool)
+      outcome = decision.allowed ? await this.run(tool, input, options) : denial(decision)
+    }
+    const audited = await this.audit(name, input, options, decision, outcome, performance.now() - started)
+    const readOnly = tool?.definition.annotations.readOnlyHint ?? true
+    const final = !audited && outcome.ok && (!readOnly || this.services.audit.failClosedForReads) ? failure(new AuditUnavailableError()) : outcome
+    // Unknown names are not labels: a caller must not be able to grow the metric set.
+    this.services.callMetrics.observe(tool === undefined ? 'unknown' : name, options.caller.transport, final.ok ? 'ok' : decision.allowed ? 'error' : 'denied', (performance.now() - started) / 1000)
+    return final
+  }
+
+  private async run (tool: RegisteredTool, input: unknown, options: ToolCallOptions): Promise<ToolOutcome> {
+    const name = tool.definition.name
+    if (!tool.input.check(input)) return failure(new InvalidInputError(tool.input.problems(input).join('; ')))
+    try {
+      const output = await tool.definition.handler(input, this.context(options))
+      if (!tool.output.check(output)) {
+        this.services.log.error({ tool: name, problems: tool.output.problems(output) }, 'tool output does not match its schema')
+        return failure(new InternalError(`tool ${name} produced an invalid result`))
+      }
+      // Measured here for every tool, built-in or plugin; the transports send this same text.
+      const size = answerJson(output as object).length
+      const cap = this.services.maxResponseChars
+      if (size > cap) return failure(new ResponseTooLargeError(name, size, cap, howToAskForLess(tool.definition.input)))
+      return { ok: true, output: output as Record<string, unknown> }
+    } catch (err) {
+      const coded = codedError(err)
+      if (coded !== undefined) return failure(coded)
+      this.services.log.error({ err, tool: name }, 'tool failed')
+      return failure(new InternalError(`tool ${name} failed unexpectedly`))
+    }
+  }
+
+  private async audit (tool: string, input: unknown, options: ToolCallOptions, decision: Decision, outcome: ToolOutcome, durationMs: number): Promise<boolean> {
+    const { audit } = this.services
+    if (!audit.enabled) return true
+    const { principal, client, transport, requestId } = options.caller
+    // Every string below can come from the caller (token claims, client info, a tool name that
+    // is no tool): a record keeps a bounded prefix of each, so its size cannot be driven up.
+    const record: AuditRecord = {
+      time: new Date().toISOString(),
+      request_id: boundedText(requestId),
+      transport,
+      principal: {
+        id: boundedText(principal.id),
+        sub: boundedText(principal.subject),
+        ...(principal.issuer !== undefined ? { iss: boundedText(principal.issuer) } : {}),
+        ...(principal.clientId !== undefined ? { client_id: boundedText(principal.clientId) } : {}),
+        ...(client?.name !== undefined ? { client_name: boundedText(client.name) } : {}),
+        ...(client?.version !== undefined ? { client_version: boundedText(client.version) } : {})
+      },
+      roles: decision.roles,
+      tool: boundedText(tool),
+      arguments: redact(input),
+      arguments_sha256: digestArguments(input),
+      decision: decision.allowed ? 'allow' : 'deny',
+      rule: decision.rule,
+      outcome: outcome.ok ? 'ok' : decision.allowed ? 'error' : 'denied',
+      ...(outcome.ok ? {} : { error_code: outcome.error.code }),
+      duration_ms: Math.round(durationMs * 1000) / 1000,
+      diff: null
+    }
+    return await audit.record(record)
+  }
+
+  private context (options: ToolCallOptions): ToolContext {
+    return toolContext(this.services.sources, {
+      log: this.services.log,
+      caller: options.caller,
+      maxResponseChars: this.services.maxResponseChars,
+      signal: options.signal ?? new AbortController().signal
+    })
+  }
+}
+
+/** What the caller of an answer over the size cap can do: the tool's own arguments that narrow it. */
+function howToAskForLess (input: ToolDefinition['input']): string {
+  const fields = Object.keys((input as { properties?: Record<string, unknown> }).properties ?? {})
+  if (fields.length === 0) return 'this tool takes no arguments to narrow it; the operator can raise the cap'
+  const named = fields.map((f) => `\`${f}\``).join(', ')
+  return fields.includes('cursor')
+    ? `ask for less with ${named}: pass a smaller \`limit\` or a \`prefix\`, and follow \`next_cursor\` for the rest`
+    : `ask for less with ${named}`
+}
+
+/** A caller sees the tools it may call and those its token's scopes hold back (for step-up). */
+export function isVisible (decision: Decision): boolean {
+  return decision.allowed || decision.missingScopes !== undefined
+}
+
+function denial (decision: Decision): ToolOutcome {
+  if (decision.missingScopes !== undefined) {
+    const err = new InsufficientScopeError(decision.reason ?? '')
+    return { ok: false, error: { code: err.code, statusCode: 403, message: err.message, missingScopes: decision.missingScopes } }
+  }
+  return failure(new ForbiddenError(decision.reason ?? 'not allowed'))
+}
+
+function failure (err: Error & { code: string, statusCode?: number }): ToolOutcome {
+  return { ok: false, error: { code: err.code, statusCode: err.statusCode ?? 500, message: err.message } }
+}
