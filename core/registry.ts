@@ -2,7 +2,7 @@ import type { TSchema } from 'typebox'
 import { boundedText, digestArguments, redact, type AuditLog, type AuditRecord } from '../lib/audit.ts'
 import type { Decision, PolicyStore } from '../lib/auth/policy.ts'
 import type { Principal } from '../lib/auth/principal.ts'
-import { AuditUnavailableError, ForbiddenError, InsufficientScopeError, InternalError, InvalidInputError, ResponseTooLargeError, UnknownToolError } from '../lib/errors.ts'
+import { AuditUnavailableError, ForbiddenError, InsufficientScopeError, InternalError, InvalidInputError, ResponseTooLargeError, ToolDefinitionError, UnknownToolError } from '../lib/errors.ts'
 import { compileSchema, maxJsonBytes, type Validator } from '../lib/schema.ts'
 import { answerJson } from './paging.ts'
 import { codedError } from './tool-error.ts'
@@ -76,14 +76,14 @@ export class ToolRegistry {
   }
 
   add (definition: ToolDefinition<TSchema, TSchema>): void {
-    if (!NAME.test(definition.name)) throw new Error(`tool name ${JSON.stringify(definition.name)} must match ${NAME}`)
-    if (this.tools.has(definition.name)) throw new Error(`tool ${definition.name} is registered twice`)
-    if (typeof definition.description !== 'string' || definition.description.trim() === '') throw new Error(`tool ${definition.name} needs a description`)
+    if (!NAME.test(definition.name)) throw new ToolDefinitionError(JSON.stringify(definition.name), `has a name that does not match ${NAME}`)
+    if (this.tools.has(definition.name)) throw new ToolDefinitionError(definition.name, 'is registered twice')
+    if (typeof definition.description !== 'string' || definition.description.trim() === '') throw new ToolDefinitionError(definition.name, 'needs a description')
     for (const key of ANNOTATIONS) {
-      if (typeof definition.annotations?.[key] !== 'boolean') throw new Error(`tool ${definition.name} must set annotations.${key} explicitly`)
+      if (typeof definition.annotations?.[key] !== 'boolean') throw new ToolDefinitionError(definition.name, `must set annotations.${key} explicitly`)
     }
-    if ((definition.input as { type?: unknown })?.type !== 'object' || (definition.output as { type?: unknown })?.type !== 'object') throw new Error(`tool ${definition.name} needs object input and output schemas`)
-    if (typeof definition.handler !== 'function') throw new Error(`tool ${definition.name} needs a handler`)
+    if ((definition.input as { type?: unknown })?.type !== 'object' || (definition.output as { type?: unknown })?.type !== 'object') throw new ToolDefinitionError(definition.name, 'needs object input and output schemas')
+    if (typeof definition.handler !== 'function') throw new ToolDefinitionError(definition.name, 'needs a handler')
     this.tools.set(definition.name, {
       definition,
       input: compileSchema(definition.input),
@@ -117,7 +117,8 @@ export class ToolRegistry {
   async call (name: string, rawInput: unknown, options: ToolCallOptions): Promise<ToolOutcome> {
     const started = performance.now()
     const tool = this.tools.get(name)
-    const input = rawInput ?? {}
+    // No arguments at all means none given; a body of null is an input like any other, and refused.
+    const input = rawInput === undefined ? {} : rawInput
     let decision: Decision = { allowed: false, rule: 'unknown-tool', roles: [] }
     let outcome: ToolOutcome
     if (tool === undefined) {

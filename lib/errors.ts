@@ -49,6 +49,8 @@ export const MethodNotAllowedError = createError('KSMCP_ERR_METHOD_NOT_ALLOWED',
 export const ConfigError = createError('KSMCP_ERR_CONFIG', 'invalid configuration: %s')
 export const PluginLoadError = createError('KSMCP_ERR_PLUGIN_LOAD', 'cannot load tool plugin %s: %s')
 // A plugin registered with options it cannot work with (lib/config/checks.ts words the problems).
+export const ToolDefinitionError = createError('KSMCP_ERR_TOOL_DEFINITION', 'tool %s %s')
+export const UngatedTransportError = createError('KSMCP_ERR_UNGATED_TRANSPORT', '%s: register it inside the scope of the gate plugin (plugins/gate.ts)')
 export const PluginOptionsError = createError('KSMCP_ERR_PLUGIN_OPTIONS', 'invalid options for %s: %s')
 
 /** The JSON body of every error answer: Fastify's own shape, so callers match on `code`. */

@@ -134,6 +134,3 @@ export function requestCaller (request: FastifyRequest, transport: Caller['trans
   if (principal === null) throw new InternalError(`no authenticated caller for ${request.method} ${request.routeOptions.url ?? '(no route)'}: the gate did not run`)
   return { principal, transport, requestId: request.id }
 }
-
-// plugins/rest.ts still imports it from here; it lives in core/http-errors.ts with failureReply.
-export { bearerChallenge } from '../core/http-errors.ts'

@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify'
 import { isJsonContentType, validateHostHeader, validateOriginHeader } from '@modelcontextprotocol/server'
-import { BadHostError, ForbiddenHostError, ForbiddenOriginError, JsonTooDeepError, UnsupportedMediaTypeError } from '../lib/errors.ts'
+import { UngatedTransportError, BadHostError, ForbiddenHostError, ForbiddenOriginError, JsonTooDeepError, UnsupportedMediaTypeError } from '../lib/errors.ts'
 import { exceedsNesting } from '../lib/json-depth.ts'
 
 export interface GateOptions {
@@ -55,7 +55,7 @@ export default fp<GateOptions>(async function gate (app, options) {
 
 /** A transport refuses to start outside the gate rather than serve data unguarded. */
 export function assertGated (app: FastifyInstance, plugin: string): void {
-  if (!app.hasDecorator('gated')) throw new Error(`${plugin}: register it inside the scope of the gate plugin (plugins/gate.ts)`)
+  if (!app.hasDecorator('gated')) throw new UngatedTransportError(plugin)
 }
 
 function hooksOf<T> (hooks: T | T[] | undefined): T[] {

@@ -5,6 +5,7 @@ import { CLIENT_INFO_META_KEY, createMcpHandler, type AuthInfo } from '@modelcon
 import { assertGated } from './gate.ts'
 import { requestCaller } from './auth.ts'
 import { buildMcpServer } from '../lib/mcp-server.ts'
+import { assertOptions, problemOf, wholeNumber } from '../lib/config/checks.ts'
 import { InternalError } from '../lib/errors.ts'
 import type { Caller } from '../core/tool.ts'
 
@@ -20,7 +21,7 @@ export interface McpPluginOptions {
  */
 export default async function mcp (app: FastifyInstance, options: McpPluginOptions): Promise<void> {
   assertGated(app, 'mcp')
-  if (!(options.bodyLimit > 0)) throw new Error('mcp: bodyLimit must be positive')
+  assertOptions('kafscale-mcp', [problemOf('bodyLimit', options.bodyLimit, wholeNumber(1024))])
   const handler = createMcpHandler(
     ({ authInfo }) => buildMcpServer(app.tools, options.version, callerOf(authInfo)),
     {

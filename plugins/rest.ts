@@ -1,9 +1,11 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifySchemaCompiler } from 'fastify'
 import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox'
 import { Type, type TSchema } from 'typebox'
-import { bearerChallenge } from './auth.ts'
+import { requestCaller } from './auth.ts'
 import { assertGated } from './gate.ts'
-import { serializedJson } from '../lib/paging.ts'
+import { failureReply } from '../core/http-errors.ts'
+import { serializedJson } from '../core/paging.ts'
+import { assertOptions, problemOf, wholeNumber } from '../lib/config/checks.ts'
 import { BodyTooLargeError, errorBody, MethodNotAllowedError } from '../lib/errors.ts'
 
 export interface RestPluginOptions {
@@ -13,7 +15,6 @@ export interface RestPluginOptions {
 
 // A name that is no tool gets a 404 whatever its body says, so its body need not be large.
 const UNKNOWN_TOOL_BODY_LIMIT = 16 * 1024
-
 
 /** Every refusal, whoever answers it (the gate, the parser, the registry): the body of lib/errors.ts errorBody. */
 export const ErrorBody = Type.Object({
@@ -54,13 +55,13 @@ const validatorCompiler: FastifySchemaCompiler<TSchema> = (route) =>
  */
 export default async function rest (app: FastifyInstance, options: RestPluginOptions): Promise<void> {
   assertGated(app, 'rest')
-  if (!(options.bodyLimit > 0)) throw new Error('rest: bodyLimit must be positive')
+  assertOptions('kafscale-rest', [problemOf('bodyLimit', options.bodyLimit, wholeNumber(1024))])
   app.setErrorHandler(bodyTooLargeHandler)
   app.setValidatorCompiler(validatorCompiler)
 
   refuseOtherMethods(app, '/api/v1/tools', ['GET', 'HEAD'])
   app.get('/api/v1/tools', { schema: { summary: 'The tools this caller may see, with their input and output schemas', response: { 200: ToolListing, '4xx': ErrorBody, '5xx': ErrorBody } } }, async (request) => ({
-    tools: app.tools.visibleTo(request.principal).map(({ definition }) => ({
+    tools: app.tools.visibleTo(requestCaller(request, 'rest').principal).map(({ definition }) => ({
       name: definition.name,
       description: definition.description,
       annotations: definition.annotations,
@@ -70,16 +71,14 @@ export default async function rest (app: FastifyInstance, options: RestPluginOpt
   }))
 
   const callTool = async (name: string, request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
-    const outcome = await app.tools.call(name, request.body, { caller: { principal: request.principal, transport: 'rest', requestId: request.id } })
+    const outcome = await app.tools.call(name, request.body, { caller: requestCaller(request, 'rest') })
     if (outcome.ok) {
       const text = serializedJson(outcome.output)
       return text === undefined ? outcome.output : await reply.type('application/json; charset=utf-8').send(text)
     }
-    const { statusCode, message, missingScopes } = outcome.error
-    if (missingScopes !== undefined) {
-      void reply.header('www-authenticate', bearerChallenge({ error: 'insufficient_scope', scope: missingScopes.join(' '), error_description: message }, app.resourceMetadataUrl))
-    }
-    return await reply.code(statusCode).send(errorBody(outcome.error))
+    const { statusCode, body, wwwAuthenticate } = failureReply(outcome.error, app.resourceMetadataUrl)
+    if (wwwAuthenticate !== undefined) void reply.header('www-authenticate', wwwAuthenticate)
+    return await reply.code(statusCode).send(body)
   }
 
   for (const { definition, bodyLimit } of app.tools.list()) {
@@ -104,15 +103,18 @@ export default async function rest (app: FastifyInstance, options: RestPluginOpt
 /** A documented path answers 405 with Allow to the methods it does not serve (Fastify's own answer is a 404). */
 function refuseOtherMethods (app: FastifyInstance, url: string, allowed: string[]): void {
   const allow = allowed.join(', ')
+  const refuse = async (request: FastifyRequest, reply: FastifyReply): Promise<never> => {
+    void reply.header('allow', allow)
+    throw new MethodNotAllowedError(request.method, url, allow)
+  }
   app.route({
-    // Every method Fastify parses (QUERY and WebDAV's included) but the served ones.
+    // Every method Fastify parses (QUERY and WebDAV's included) but the served ones. Refused
+    // at onRequest, before the body: Fastify would otherwise ask a QUERY for a Content-Type.
     method: app.supportedMethods.filter((method) => !allowed.includes(method)),
     url,
     schema: { hide: true },
-    handler: async (request, reply) => {
-      void reply.header('allow', allow)
-      throw new MethodNotAllowedError(request.method, url, allow)
-    }
+    onRequest: refuse,
+    handler: refuse
   })
 }
 

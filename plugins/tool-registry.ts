@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
 import { ToolRegistry } from '../core/registry.ts'
+import { assertOptions, problemOf, wholeNumber } from '../lib/config/checks.ts'
 import { TOOL_REGISTRY_PLUGIN } from './tool-plugin.ts'
 
 export interface ToolRegistryOptions {
@@ -9,7 +10,7 @@ export interface ToolRegistryOptions {
 
 /** app.tools, built from the services registered before it: a wrong order fails at start, naming the missing one. */
 export default fp<ToolRegistryOptions>(async function toolRegistry (app, options) {
-  if (!(options.maxResponseChars >= 1000)) throw new Error('tools: maxResponseChars must be at least 1000')
+  assertOptions('kafscale-tool-registry', [problemOf('maxResponseChars', options.maxResponseChars, wholeNumber(1000))])
   app.decorate('tools', new ToolRegistry({
     policy: app.policy,
     audit: app.audit,

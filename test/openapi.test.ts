@@ -100,13 +100,17 @@ t.test('schemathesis finds no server error and no answer off its schema', async 
     'run', `${server.base}/api/v1/openapi.json`,
     '--header', `Authorization: Bearer ${TOKEN}`,
     '--checks', 'all',
-    // Bounded: at most 20 cases per operation (a few hundred in all), each request 10 s at most.
-    '--max-examples', '10', '--request-timeout', '10', '--max-time', '50',
+    // Bounded: the fuzzing phase, at most 30 cases per operation (a few hundred in all), each
+    // request 10 s at most. The coverage phase is left out: it sends boundary strings for the
+    // opaque cursor, which only a next_cursor the server issued can satisfy (the pinned cursor of
+    // schemathesis.toml holds in the fuzzing phase only).
+    '--phases', 'fuzzing', '--max-examples', '30', '--request-timeout', '10',
     '--seed', '1', '--no-color', '--workers', '1'
   ]
   const run = await runProcess(SCHEMATHESIS, args, cwd)
   t.equal(run.code, 0, run.output.slice(-6000))
   t.match(run.output, /Tested: 11/, 'every operation was exercised')
+  t.comment(/Test cases:\s+[^\n]+/.exec(run.output)?.[0] ?? 'no summary')
 })
 
 async function runProcess (command: string, args: string[], cwd: string): Promise<{ code: number | null, output: string }> {
