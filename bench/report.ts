@@ -7,7 +7,6 @@ import { ratio } from './stats.ts'
 
 interface Target { name: string, measured: string, goal: string, met: boolean }
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
 export function targets (r: any): Target[] {
   const t: Target[] = []
   for (const tool of ['fetch_offsets', 'describe_configs']) {

@@ -12,7 +12,7 @@ import { noop } from 'cockatiel'
 import { freePort, startEtcd, type EtcdProcess } from '../test/helpers/etcd.ts'
 import { connectClient } from '../test/helpers/server.ts'
 import { seed, topicName, type ClusterShape } from './seed.ts'
-import { ratio, round, summarize, time, type Timing } from './stats.ts'
+import { ratio, round, time, type Timing } from './stats.ts'
 import { writeReport } from './report.ts'
 
 // npm run bench: the real service (a child process) against a real etcd holding a large
@@ -256,8 +256,12 @@ async function main (): Promise<void> {
   const scales: Record<string, Record<string, number>> = {}
   for (const factor of [1000, 100, 10]) {
     const shape: ClusterShape = {
-      topics: Math.max(1, FULL.topics / factor), partitionsPerTopic: FULL.partitionsPerTopic, brokers: 3, groups: Math.max(1, FULL.groups / factor),
-      bigGroupPartitions: Math.max(FULL.partitionsPerTopic, FULL.bigGroupPartitions / factor), storedConfigs: Math.max(1, FULL.storedConfigs / factor)
+      topics: Math.max(1, FULL.topics / factor),
+      partitionsPerTopic: FULL.partitionsPerTopic,
+      brokers: 3,
+      groups: Math.max(1, FULL.groups / factor),
+      bigGroupPartitions: Math.max(FULL.partitionsPerTopic, FULL.bigGroupPartitions / factor),
+      storedConfigs: Math.max(1, FULL.storedConfigs / factor)
     }
     scales[`1/${factor}`] = await measureScale(shape, `1/${factor}`)
   }

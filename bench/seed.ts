@@ -63,7 +63,13 @@ export async function seed (etcd: Etcd3, shape: ClusterShape): Promise<{ snapsho
     const topic = topicName(g % shape.topics)
     const member = `${id}-5577006791947779410`
     entries.push([`/kafscale/consumers/${id}/metadata`, encodeConsumerGroup({
-      groupId: id, state: 'stable', protocolType: 'consumer', protocol: 'range', leader: member, generationId: 3, rebalanceTimeoutMs: 300000,
+      groupId: id,
+      state: 'stable',
+      protocolType: 'consumer',
+      protocol: 'range',
+      leader: member,
+      generationId: 3,
+      rebalanceTimeoutMs: 300000,
       members: { [member]: { clientId: '', clientHost: '', heartbeatAt: at, assignments: [{ topic, partitions: Array.from({ length: shape.partitionsPerTopic }, (_, p) => p) }], subscriptions: [topic], sessionTimeoutMs: 45000 } }
     })])
     for (let p = 0; p < Math.min(10, shape.partitionsPerTopic); p++) entries.push([`/kafscale/consumers/${id}/offsets/${topic}/${p}`, encodeOffsetRecord({ offset: BigInt(99_000 + p), metadata: '', committedAt: at })])

@@ -58,7 +58,13 @@ export function demoBackend (now = new Date()): MemoryBackend {
   }
   // billing: stable, one member, fully caught up on orders but one partition behind.
   kv.put(groupMetadataKey('billing'), encodeConsumerGroup({
-    groupId: 'billing', state: 'stable', protocolType: 'consumer', protocol: 'range', leader: 'billing-5577006791947779410', generationId: 3, rebalanceTimeoutMs: 300000,
+    groupId: 'billing',
+    state: 'stable',
+    protocolType: 'consumer',
+    protocol: 'range',
+    leader: 'billing-5577006791947779410',
+    generationId: 3,
+    rebalanceTimeoutMs: 300000,
     members: { 'billing-5577006791947779410': member('orders', [0, 1, 2], at(1)) }
   }))
   commit('billing', 'orders', 0, 1822)
@@ -66,7 +72,13 @@ export function demoBackend (now = new Date()): MemoryBackend {
   commit('billing', 'orders', 2, 2410)
   // analytics: two members splitting clickstream; partition 11 never committed.
   kv.put(groupMetadataKey('analytics'), encodeConsumerGroup({
-    groupId: 'analytics', state: 'stable', protocolType: 'consumer', protocol: 'cooperative-sticky', leader: 'analytics-8674665223082153551', generationId: 12, rebalanceTimeoutMs: 60000,
+    groupId: 'analytics',
+    state: 'stable',
+    protocolType: 'consumer',
+    protocol: 'cooperative-sticky',
+    leader: 'analytics-8674665223082153551',
+    generationId: 12,
+    rebalanceTimeoutMs: 60000,
     members: {
       'analytics-8674665223082153551': member('clickstream', [0, 1, 2, 3, 4, 5], at(2)),
       'analytics-6129484611666145821': member('clickstream', [6, 7, 8, 9, 10, 11], at(4))
@@ -75,7 +87,13 @@ export function demoBackend (now = new Date()): MemoryBackend {
   for (let p = 0; p < 11; p++) commit('analytics', 'clickstream', p, 1000 * (p + 1) + 1507 - p * 40)
   // fraud-detector: mid-rebalance.
   kv.put(groupMetadataKey('fraud-detector'), encodeConsumerGroup({
-    groupId: 'fraud-detector', state: 'preparing_rebalance', protocolType: 'consumer', protocol: 'range', leader: 'fraud-detector-4037200794235010051', generationId: 7, rebalanceTimeoutMs: 30000,
+    groupId: 'fraud-detector',
+    state: 'preparing_rebalance',
+    protocolType: 'consumer',
+    protocol: 'range',
+    leader: 'fraud-detector-4037200794235010051',
+    generationId: 7,
+    rebalanceTimeoutMs: 30000,
     members: { 'fraud-detector-4037200794235010051': member('payments', [0, 1], at(20)) }
   }))
   commit('fraud-detector', 'payments', 0, 1900)

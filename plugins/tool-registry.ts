@@ -20,4 +20,3 @@ export default fp<ToolRegistryOptions>(async function toolRegistry (app, options
     maxResponseChars: options.maxResponseChars
   }))
 }, { name: TOOL_REGISTRY_PLUGIN, fastify: '5.x', dependencies: ['kafscale-store', 'kafscale-metrics', 'kafscale-auth', 'kafscale-audit', 'kafscale-telemetry'] })
-

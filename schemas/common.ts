@@ -50,4 +50,3 @@ export const TopicSummary = Type.Object({
   partition_count: Type.Integer(),
   error_code: Type.Integer({ description: '0, or a Kafka error code (3 = unknown topic)' })
 })
-

@@ -23,9 +23,19 @@ const fresh = (): string => join(dir, `audit-${++files}.jsonl`)
 
 function record (n: number): AuditRecord {
   return {
-    time: new Date(Date.UTC(2026, 0, 1, 0, 0, n)).toISOString(), request_id: `req-${n}`, transport: 'rest',
-    principal: { id: 'static:ops', sub: 'ops' }, roles: ['observer'], tool: 'list_topics', arguments: { n }, arguments_sha256: digestArguments({ n }),
-    decision: 'allow', rule: 'everyone/observer', outcome: 'ok', duration_ms: 1, diff: null
+    time: new Date(Date.UTC(2026, 0, 1, 0, 0, n)).toISOString(),
+    request_id: `req-${n}`,
+    transport: 'rest',
+    principal: { id: 'static:ops', sub: 'ops' },
+    roles: ['observer'],
+    tool: 'list_topics',
+    arguments: { n },
+    arguments_sha256: digestArguments({ n }),
+    decision: 'allow',
+    rule: 'everyone/observer',
+    outcome: 'ok',
+    duration_ms: 1,
+    diff: null
   }
 }
 
@@ -258,7 +268,7 @@ t.test('the arguments kept in a record are bounded; the digest covers all of the
   await new ChainedFileAuditSink({ path }).write({ ...record(1), arguments: redact(many), arguments_sha256: digestArguments(many) })
   const line = lines(path)[0]!
   t.ok(Buffer.byteLength(line) < 12_000, `a 100,000-key call writes a ${Buffer.byteLength(line)}-byte record`)
-  const kept = (JSON.parse(line) as { arguments: Record<string, unknown>, arguments_sha256: string })
+  const kept = JSON.parse(line) as { arguments: Record<string, unknown>, arguments_sha256: string }
   t.equal(Object.keys(kept.arguments).length, 101)
   t.equal(kept.arguments['…'], '[99900 more keys not recorded]')
   t.equal(kept.arguments_sha256, digestArguments(many))
@@ -287,7 +297,9 @@ t.test('what the caller names itself and the tool it asks for are bounded in the
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': huge },
     body: JSON.stringify({
-      jsonrpc: '2.0', id: 1, method: 'tools/call',
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'tools/call',
       params: { name: huge, arguments: {}, _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientInfo': { name: huge, version: huge }, 'io.modelcontextprotocol/clientCapabilities': {} } }
     })
   })

@@ -93,8 +93,13 @@ t.test('KafScale\'s documented mcp block renders a working, safer set', async (t
   const env = Object.fromEntries(envOf(deployment).map((e) => [e.name, e.name === 'KAFSCALE_MCP_AUTH_TOKEN_FILE' ? join(dir, 'token') : e.value]))
   const config = loadConfig([], env)
   t.match(config, {
-    host: '0.0.0.0', port: 8090, authMode: 'static', etcdEndpoints: ['http://etcd.kafscale.svc:2379'],
-    brokerMetricsUrl: 'http://kafscale-broker.kafscale.svc:9093/metrics', sessionTimeoutMs: 1_800_000, auditStdout: true
+    host: '0.0.0.0',
+    port: 8090,
+    authMode: 'static',
+    etcdEndpoints: ['http://etcd.kafscale.svc:2379'],
+    brokerMetricsUrl: 'http://kafscale-broker.kafscale.svc:9093/metrics',
+    sessionTimeoutMs: 1_800_000,
+    auditStdout: true
   })
 })
 

@@ -28,7 +28,13 @@ t.test('ConsumerGroup in the broker\'s shape', async (t) => {
   const bytes = hex('0a0762696c6c696e671206737461626c651a08636f6e73756d6572220572616e67652a036d2d3130033a3a0a036d2d3112331a16323032362d30332d30315431323a30303a30302e355a220d0a066f726465727312030001022a066f726465727330c8df0240e0a712')
   const group = decodeConsumerGroup(bytes)
   t.same(group, {
-    groupId: 'billing', state: 'stable', protocolType: 'consumer', protocol: 'range', leader: 'm-1', generationId: 3, rebalanceTimeoutMs: 300000,
+    groupId: 'billing',
+    state: 'stable',
+    protocolType: 'consumer',
+    protocol: 'range',
+    leader: 'm-1',
+    generationId: 3,
+    rebalanceTimeoutMs: 300000,
     members: { 'm-1': { clientId: '', clientHost: '', heartbeatAt: '2026-03-01T12:00:00.5Z', assignments: [{ topic: 'orders', partitions: [0, 1, 2] }], subscriptions: ['orders'], sessionTimeoutMs: 45000 } }
   })
   t.equal(Buffer.from(encodeConsumerGroup(group)).toString('hex'), bytes.toString('hex'))

@@ -22,8 +22,16 @@ t.test('reference environment variables keep their meaning', async (t) => {
     KAFSCALE_ENV: 'staging'
   })
   t.match(c, {
-    host: '0.0.0.0', port: 9000, authToken: 'tok', etcdEndpoints: ['http://etcd-0:2379', 'http://etcd-1:2379'],
-    etcdUsername: 'root', etcdPassword: 'pw', brokerMetricsUrl: 'http://broker:9093/metrics', sessionTimeoutMs: 1_800_000, environment: 'staging', authMode: 'static'
+    host: '0.0.0.0',
+    port: 9000,
+    authToken: 'tok',
+    etcdEndpoints: ['http://etcd-0:2379', 'http://etcd-1:2379'],
+    etcdUsername: 'root',
+    etcdPassword: 'pw',
+    brokerMetricsUrl: 'http://broker:9093/metrics',
+    sessionTimeoutMs: 1_800_000,
+    environment: 'staging',
+    authMode: 'static'
   })
   t.equal(c.allowedHosts, undefined, 'no Host allowlist by default on all interfaces')
 })

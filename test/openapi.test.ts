@@ -86,7 +86,7 @@ t.test('a documented path answers 405 with Allow to a method it does not serve',
 t.test('schemathesis finds no server error and no answer off its schema', async (t) => {
   if (!existsSync(SCHEMATHESIS)) {
     if (process.env.CI === undefined) {
-      t.comment(`SKIP: schemathesis is not installed: run 'bash scripts/ensure-schemathesis.sh' (npm test's pretest does)`)
+      t.comment('SKIP: schemathesis is not installed: run \'bash scripts/ensure-schemathesis.sh\' (npm test\'s pretest does)')
       return
     }
     t.fail(`schemathesis is missing at ${SCHEMATHESIS}: CI must install it (scripts/ensure-schemathesis.sh)`)

@@ -166,9 +166,21 @@ t.test('every call leaves one audit record; audit verify checks the chain', asyn
   const lines = readFileSync(callsAudit, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, any>)
   t.equal(lines.length, 3, 'one record per call')
   t.match(lines[0], {
-    request_id: String, transport: 'rest', principal: { id: `oidc:${idp.issuer}|bob`, sub: 'bob', iss: idp.issuer, client_id: 'claude' },
-    roles: ['observer'], tool: 'mutation_probe', arguments: {}, arguments_sha256: /^[0-9a-f]{64}$/, decision: 'deny', rule: 'no-role-grants-tool',
-    outcome: 'denied', error_code: 'KSMCP_ERR_FORBIDDEN', duration_ms: Number, diff: null, prev_hash: GENESIS_HASH, hash: /^[0-9a-f]{64}$/
+    request_id: String,
+    transport: 'rest',
+    principal: { id: `oidc:${idp.issuer}|bob`, sub: 'bob', iss: idp.issuer, client_id: 'claude' },
+    roles: ['observer'],
+    tool: 'mutation_probe',
+    arguments: {},
+    arguments_sha256: /^[0-9a-f]{64}$/,
+    decision: 'deny',
+    rule: 'no-role-grants-tool',
+    outcome: 'denied',
+    error_code: 'KSMCP_ERR_FORBIDDEN',
+    duration_ms: Number,
+    diff: null,
+    prev_hash: GENESIS_HASH,
+    hash: /^[0-9a-f]{64}$/
   }, 'the denied REST call')
   t.match(lines[1], { transport: 'rest', principal: { sub: 'carol' }, tool: 'mutation_probe', decision: 'allow', rule: 'sre-operators/operator', roles: ['operator', 'observer'], outcome: 'ok', prev_hash: lines[0]!.hash }, 'the allowed REST call')
   t.match(lines[2], { transport: 'mcp', tool: 'list_topics', decision: 'allow', outcome: 'ok', prev_hash: lines[1]!.hash }, 'the MCP call')

@@ -11,7 +11,11 @@ export function snapshotWith (extraTopics: Array<[string, number]>, brokerCount 
     ...base,
     brokers,
     topics: [...base.topics, ...extraTopics.map(([name, n]) => ({
-      name, topicId: topicIdFor(name), isInternal: false, errorCode: 0, authorizedOperations: 0,
+      name,
+      topicId: topicIdFor(name),
+      isInternal: false,
+      errorCode: 0,
+      authorizedOperations: 0,
       partitions: Array.from({ length: n }, (_, p) => ({ partition: p, leader: ids[p % ids.length]!, leaderEpoch: 0, replicas: ids, isr: ids, offlineReplicas: [], errorCode: 0 }))
     }))]
   }

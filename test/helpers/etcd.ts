@@ -103,7 +103,8 @@ export async function startEtcd (extraArgs: string[] = [], options: { tls?: Etcd
   const client = new Etcd3({
     hosts: endpoint,
     ...(clientTls !== undefined ? { credentials: { rootCertificate: clientTls.ca, certChain: clientTls.cert, privateKey: clientTls.key } } : {}),
-    grpcOptions: { 'grpc.max_receive_message_length': 256 * 1024 * 1024, 'grpc.max_send_message_length': 256 * 1024 * 1024 } })
+    grpcOptions: { 'grpc.max_receive_message_length': 256 * 1024 * 1024, 'grpc.max_send_message_length': 256 * 1024 * 1024 }
+  })
   return {
     endpoint,
     client,
