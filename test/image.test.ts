@@ -1,7 +1,7 @@
 import { execFile, spawn } from 'node:child_process'
 import { chmodSync, cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { freePort } from './helpers/etcd.ts'
@@ -44,9 +44,16 @@ t.test('the image\'s production install serves /healthz and a tool as an unprivi
   // Read-only files, readable and executable by anyone (the image runs as UID 10001).
   chmodTree(app, (isDir) => (isDir ? 0o555 : 0o444))
 
+  // The image brings its own Node; so does this replay, since the unprivileged user may not be
+  // able to reach the checkout's (a clone in a 0700 temporary folder, for one).
+  const node = join(mkdtempSync(join(tmpdir(), 'kafscale-image-node-')), 'node')
+  cpSync(process.execPath, node)
+  chmodSync(node, 0o555)
+  chmodSync(dirname(node), 0o555)
+  t.teardown(() => { rmSync(dirname(node), { recursive: true, force: true }) })
   const port = await freePort()
   const asRoot = process.getuid?.() === 0
-  const child = spawn(process.execPath, [join(app, 'bin/kafscale-mcp.ts'), '--demo', '--http-addr', `127.0.0.1:${port}`], {
+  const child = spawn(node, [join(app, 'bin/kafscale-mcp.ts'), '--demo', '--http-addr', `127.0.0.1:${port}`], {
     cwd: '/',
     env: { PATH: process.env.PATH ?? '', HOME: '/nonexistent', NODE_ENV: 'production', KAFSCALE_MCP_VERSION: '9.9.9-test', KAFSCALE_MCP_REVISION: 'abc1234' },
     stdio: ['ignore', 'pipe', 'pipe'],
