@@ -30,6 +30,7 @@ COPY bin ./bin
 COPY core ./core
 COPY lib ./lib
 COPY plugins ./plugins
+COPY transports ./transports
 COPY schemas ./schemas
 COPY tools ./tools
 COPY demo ./demo

@@ -7,7 +7,7 @@
 import { userInfo } from 'node:os'
 import { serveStdio } from '@modelcontextprotocol/server/stdio'
 import { buildApp } from '../app.ts'
-import { buildMcpServer } from '../lib/mcp-server.ts'
+import { buildMcpServer } from '../transports/mcp-server.ts'
 import { demoBackend, startDemoBrokerMetrics } from '../demo/cluster.ts'
 import { runAuditCommand } from '../lib/audit-command.ts'
 import { loadConfig, usage, type Config } from '../lib/config.ts'

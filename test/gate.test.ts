@@ -9,7 +9,7 @@ import Fastify from 'fastify'
 import { demoBackend } from '../demo/cluster.ts'
 import abuseLimitsPlugin from '../plugins/abuse-limits.ts'
 import authPlugin from '../plugins/auth.ts'
-import restPlugin from '../plugins/rest.ts'
+import restPlugin from '../transports/rest.ts'
 import { connectClient, startServer, type RunningServer } from './helpers/server.ts'
 
 // The gate in front of every data route (/api/v1/*, /sse, /messages, /mcp), and the limits

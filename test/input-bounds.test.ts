@@ -11,7 +11,7 @@ import { DescribeConfigsInput, DescribeTopicsInput, ListTopicsInput } from '../s
 import { FetchOffsetsInput, ListGroupsInput } from '../schemas/groups.ts'
 import { ConsumerLagInput } from '../schemas/lag.ts'
 import { encodeCursor } from '../core/paging.ts'
-import { ERROR_META_KEY } from '../lib/mcp-server.ts'
+import { ERROR_META_KEY } from '../transports/mcp-server.ts'
 import { encoded, snapshotWith } from './helpers/cluster-builder.ts'
 import { callRest, connectClient, startServer } from './helpers/server.ts'
 

@@ -8,7 +8,7 @@ import { PolicyStore } from '../lib/auth/policy.ts'
 import { STATIC_TOKEN } from '../lib/auth/principal.ts'
 import { KafscaleStore } from '../lib/store/kafscale-store.ts'
 import { demoBackend } from '../demo/cluster.ts'
-import mcpPlugin from '../plugins/mcp.ts'
+import mcpPlugin from '../transports/mcp.ts'
 import toolRegistryPlugin from '../plugins/tool-registry.ts'
 
 // The registry alone: built from the services handed to it, no Fastify instance behind it.

@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import { fastifySSE } from '@fastify/sse'
 import { parseJSONRPCMessage, type JSONRPCMessage, type McpServer, type Transport } from '@modelcontextprotocol/server'
-import { buildMcpServer } from '../lib/mcp-server.ts'
+import { buildMcpServer } from './mcp-server.ts'
 import type { Caller } from '../core/tool.ts'
 import { errorBody, ForbiddenError, InvalidMessageError, UnknownSessionError } from '../lib/errors.ts'
-import { requestCaller } from './auth.ts'
-import { assertGated } from './gate.ts'
+import { requestCaller } from '../plugins/auth.ts'
+import { assertGated } from '../plugins/gate.ts'
 
 export interface LegacySsePluginOptions {
   version: string

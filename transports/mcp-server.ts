@@ -1,6 +1,6 @@
 import { ProtocolError, ProtocolErrorCode, ResourceNotFoundError, ResourceTemplate, type CallToolResult, type McpServer, type StandardSchemaWithJSON } from '@modelcontextprotocol/server'
 import { Type } from 'typebox'
-import { compileSchema } from './schema.ts'
+import { compileSchema } from '../lib/schema.ts'
 import { serializedJson } from '../core/paging.ts'
 import { GroupId } from '../schemas/common.ts'
 import type { TSchema } from 'typebox'

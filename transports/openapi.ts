@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import swagger from '@fastify/swagger'
 import type { SwaggerTransformObject } from '@fastify/swagger'
-import { assertGated } from './gate.ts'
+import { assertGated } from '../plugins/gate.ts'
 
 export interface OpenApiPluginOptions {
   version: string

@@ -1,4 +1,3 @@
-import type { FastifyBaseLogger } from 'fastify'
 import { AmbiguousKeyError, CorruptValueError, GroupNotFoundError, isCodedError, SnapshotUnavailableError } from '../errors.ts'
 import { CONSUMERS_PREFIX, GROUP_LEASES_PREFIX, PARTITION_LEASES_PREFIX, TOPICS_PREFIX, groupMetadataKey, groupOffsetsPrefix, groupPrefix, parseConsumerKey, parsePartitionLeaseKey, parseTopicKey, SNAPSHOT_KEY, topicConfigKey, topicPartitionsPrefix, type OffsetKeyReading } from '../kafscale/keys.ts'
 import { decodeConsumerGroup, decodeTopicConfig, type ConsumerGroup, type TopicConfig } from '../kafscale/messages.ts'
@@ -66,6 +65,13 @@ export interface StoredTopicConfig {
 export const METADATA_READS = ['snapshotView', 'loadedView', 'health', 'probe', 'reload', 'listGroups', 'describeGroup', 'groupOffsets', 'allGroupOffsets', 'nextOffsets', 'topicKeys', 'topicConfigs', 'leases'] as const
 export type MetadataReader = Pick<KafscaleStore, typeof METADATA_READS[number]>
 
+/** What the store logs through (pino's shape; the store knows nothing of Fastify). */
+export interface StoreLogger {
+  info: (objOrMsg: object | string, msg?: string) => void
+  warn: (obj: object, msg?: string) => void
+  error: (obj: object, msg?: string) => void
+}
+
 export class KafscaleStore {
   private view: SnapshotView | undefined
   private connected = false
@@ -77,9 +83,9 @@ export class KafscaleStore {
 
   /** The backend; every call's outcome sets the connection state. */
   readonly kv: KvBackend
-  private readonly log: FastifyBaseLogger
+  private readonly log: StoreLogger
 
-  constructor (kv: KvBackend, log: FastifyBaseLogger) {
+  constructor (kv: KvBackend, log: StoreLogger) {
     this.kv = reportingOutcomes(kv, { succeeded: () => { this.markConnected() }, failed: (err) => { this.markDisconnected(err) } })
     this.log = log
   }
