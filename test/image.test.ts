@@ -53,7 +53,9 @@ t.test('the image\'s production install serves /healthz and a tool as an unprivi
   t.teardown(() => { rmSync(dirname(node), { recursive: true, force: true }) })
   const port = await freePort()
   const asRoot = process.getuid?.() === 0
-  const child = spawn(node, [join(app, 'bin/kafscale-mcp.ts'), '--demo', '--http-addr', `127.0.0.1:${port}`], {
+  // env -u: tap adds its process-info loader to every child's NODE_OPTIONS, a module in the
+  // checkout that the unprivileged user may not read; the image has no such loader either.
+  const child = spawn('/usr/bin/env', ['-u', 'NODE_OPTIONS', node, join(app, 'bin/kafscale-mcp.ts'), '--demo', '--http-addr', `127.0.0.1:${port}`], {
     cwd: '/',
     env: { PATH: process.env.PATH ?? '', HOME: '/nonexistent', NODE_ENV: 'production', KAFSCALE_MCP_VERSION: '9.9.9-test', KAFSCALE_MCP_REVISION: 'abc1234' },
     stdio: ['ignore', 'pipe', 'pipe'],
