@@ -85,14 +85,7 @@ export function pagedOutput<T extends object> (output: T, key: keyof T & string,
   return output
 }
 
-/** The JSON text of an answer, when a tool or the registry built it already. */
-export function serializedJson (output: object): string | undefined {
-  return serialized.get(output)
-}
-
-/** The JSON text of an answer: the one already built, or built now and remembered for the transports. */
+/** The JSON text of an answer: the one the pager built, or built now. */
 export function answerJson (output: object): string {
-  let text = serialized.get(output)
-  if (text === undefined) serialized.set(output, text = JSON.stringify(output))
-  return text
+  return serialized.get(output) ?? JSON.stringify(output)
 }

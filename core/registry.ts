@@ -45,7 +45,8 @@ export interface ToolCallOptions {
 }
 
 export type ToolOutcome =
-  | { ok: true, output: Record<string, unknown> }
+  /** `json` is the output's JSON text, measured for the size cap: the transports send it as it is. */
+  | { ok: true, output: Record<string, unknown>, json: string }
   | { ok: false, error: ToolFailure }
 
 export interface ToolFailure {
@@ -145,10 +146,10 @@ export class ToolRegistry {
         return failure(new InternalError(`tool ${name} produced an invalid result`))
       }
       // Measured here for every tool, built-in or plugin; the transports send this same text.
-      const size = answerJson(output as object).length
+      const json = answerJson(output as object)
       const cap = this.services.maxResponseChars
-      if (size > cap) return failure(new ResponseTooLargeError(name, size, cap, howToAskForLess(tool.definition.input)))
-      return { ok: true, output: output as Record<string, unknown> }
+      if (json.length > cap) return failure(new ResponseTooLargeError(name, json.length, cap, howToAskForLess(tool.definition.input)))
+      return { ok: true, output: output as Record<string, unknown>, json }
     } catch (err) {
       const coded = codedError(err)
       if (coded !== undefined) return failure(coded)

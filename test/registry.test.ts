@@ -50,7 +50,7 @@ t.test('the registry uses the services it was given: policy, audit, call metrics
   await store.checkReady()
   const { registry: tools, records, observed } = registry({ store })
   tools.add(countTopics)
-  t.same(await tools.call('count_topics', {}, { caller }), { ok: true, output: { topics: 6 } })
+  t.same(await tools.call('count_topics', {}, { caller }), { ok: true, output: { topics: 6 }, json: '{"topics":6}' })
   t.match(records, [{ tool: 'count_topics', principal: { id: 'static-token' }, transport: 'rest', request_id: 'req-1', decision: 'allow', outcome: 'ok' }])
   t.match(observed, [['count_topics', 'rest', 'ok', Number]])
 })

@@ -1,7 +1,6 @@
 import { ProtocolError, ProtocolErrorCode, ResourceNotFoundError, ResourceTemplate, type CallToolResult, type McpServer, type StandardSchemaWithJSON } from '@modelcontextprotocol/server'
 import { Type } from 'typebox'
 import { compileSchema } from '../lib/schema.ts'
-import { serializedJson } from '../core/paging.ts'
 import { GroupId } from '../schemas/common.ts'
 import type { TSchema } from 'typebox'
 import { isVisible, type RegisteredTool, type ToolFailure, type ToolOutcome, type ToolRegistry } from '../core/registry.ts'
@@ -37,7 +36,7 @@ function forSdk (schema: TSchema): StandardSchemaWithJSON {
 
 export function toCallToolResult (outcome: ToolOutcome): CallToolResult {
   if (outcome.ok) {
-    return { content: [{ type: 'text', text: serializedJson(outcome.output) ?? JSON.stringify(outcome.output) }], structuredContent: outcome.output }
+    return { content: [{ type: 'text', text: outcome.json }], structuredContent: outcome.output }
   }
   const { code, statusCode, message } = outcome.error
   return { isError: true, content: [{ type: 'text', text: message }], _meta: { [ERROR_META_KEY]: { code, statusCode } } }

@@ -4,7 +4,6 @@ import { Type, type TSchema } from 'typebox'
 import { requestCaller } from '../plugins/auth.ts'
 import { assertGated } from '../plugins/gate.ts'
 import { failureReply } from '../core/http-errors.ts'
-import { serializedJson } from '../core/paging.ts'
 import { assertOptions, problemOf, wholeNumber } from '../lib/config/checks.ts'
 import { BodyTooLargeError, errorBody, MethodNotAllowedError } from '../lib/errors.ts'
 
@@ -72,10 +71,7 @@ export default async function rest (app: FastifyInstance, options: RestPluginOpt
 
   const callTool = async (name: string, request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
     const outcome = await app.tools.call(name, request.body, { caller: requestCaller(request, 'rest') })
-    if (outcome.ok) {
-      const text = serializedJson(outcome.output)
-      return text === undefined ? outcome.output : await reply.type('application/json; charset=utf-8').send(text)
-    }
+    if (outcome.ok) return await reply.type('application/json; charset=utf-8').send(outcome.json)
     const { statusCode, body, wwwAuthenticate } = failureReply(outcome.error, app.resourceMetadataUrl)
     if (wwwAuthenticate !== undefined) void reply.header('www-authenticate', wwwAuthenticate)
     return await reply.code(statusCode).send(body)
