@@ -2,11 +2,12 @@ import type { TSchema } from 'typebox'
 import { boundedText, digestArguments, redact, type AuditLog, type AuditRecord } from '../lib/audit.ts'
 import type { Decision, PolicyStore } from '../lib/auth/policy.ts'
 import type { Principal } from '../lib/auth/principal.ts'
-import { AuditUnavailableError, ForbiddenError, InsufficientScopeError, InternalError, InvalidInputError, ResponseTooLargeError, ToolDefinitionError, UnknownToolError } from '../lib/errors.ts'
+import { AuditUnavailableError, CannotAskUserError, ForbiddenError, InsufficientScopeError, InternalError, InvalidInputError, ResponseTooLargeError, ToolDefinitionError, UnknownToolError, UserInputRequiredError } from '../lib/errors.ts'
 import { compileSchema, maxJsonBytes, type Validator } from '../lib/schema.ts'
+import { NO_INTERACTION, UserInputRequired, type Interaction, type Question } from './ask.ts'
 import { answerJson } from './paging.ts'
 import { codedError } from './tool-error.ts'
-import { readOnlySources, toolContext, type Caller, type DataSources, type ToolContext, type ToolDefinition, type ToolLogger } from './tool.ts'
+import { isApprovalTool, readOnlySources, toolContext, type AuditNote, type Caller, type DataSources, type ToolContext, type ToolDefinition, type ToolLogger } from './tool.ts'
 
 /** The tool-call counters and durations the service exports (/metrics). */
 export interface CallMetrics {
@@ -42,6 +43,8 @@ export interface RegisteredTool {
 export interface ToolCallOptions {
   caller: Caller
   signal?: AbortSignal
+  /** Whether the client can ask its user a question, and the answers of a retry (default: it cannot). */
+  interaction?: Interaction
 }
 
 export type ToolOutcome =
@@ -55,6 +58,8 @@ export interface ToolFailure {
   message: string
   /** Scopes to ask the identity provider for (insufficient_scope). */
   missingScopes?: string[]
+  /** The question the tool needs its user to answer before it can go on (the client asks, then calls again). */
+  question?: Question
 }
 
 const NAME = /^[a-z][a-z0-9_]{0,63}$/
@@ -103,7 +108,7 @@ export class ToolRegistry {
 
   /** What the policy says about this principal and tool (the dispatch check uses the same). */
   decide (principal: Principal, tool: RegisteredTool): Decision {
-    return this.services.policy.decide(principal, { name: tool.definition.name, readOnly: tool.definition.annotations.readOnlyHint })
+    return this.services.policy.decide(principal, { name: tool.definition.name, readOnly: tool.definition.annotations.readOnlyHint, approval: isApprovalTool(tool.definition) })
   }
 
   /** Tools a principal may see: those it may call, and those its token's scopes hold back (step-up). */
@@ -122,13 +127,15 @@ export class ToolRegistry {
     const input = rawInput === undefined ? {} : rawInput
     let decision: Decision = { allowed: false, rule: 'unknown-tool', roles: [] }
     let outcome: ToolOutcome
+    // What the tool adds to its own record (a mutation's plan, diff and phase).
+    const note: AuditNote = {}
     if (tool === undefined) {
       outcome = failure(new UnknownToolError(JSON.stringify(boundedText(name))))
     } else {
       decision = this.decide(options.caller.principal, tool)
-      outcome = decision.allowed ? await this.run(tool, input, options) : denial(decision)
+      outcome = decision.allowed ? await this.run(tool, input, options, decision, note) : denial(decision)
     }
-    const audited = await this.audit(name, input, options, decision, outcome, performance.now() - started)
+    const audited = await this.audit(name, input, options, decision, outcome, performance.now() - started, note)
     const readOnly = tool?.definition.annotations.readOnlyHint ?? true
     const final = !audited && outcome.ok && (!readOnly || this.services.audit.failClosedForReads) ? failure(new AuditUnavailableError()) : outcome
     // Unknown names are not labels: a caller must not be able to grow the metric set.
@@ -136,11 +143,11 @@ export class ToolRegistry {
     return final
   }
 
-  private async run (tool: RegisteredTool, input: unknown, options: ToolCallOptions): Promise<ToolOutcome> {
+  private async run (tool: RegisteredTool, input: unknown, options: ToolCallOptions, decision: Decision, note: AuditNote): Promise<ToolOutcome> {
     const name = tool.definition.name
     if (!tool.input.check(input)) return failure(new InvalidInputError(tool.input.problems(input).join('; ')))
     try {
-      const output = await tool.definition.handler(input, this.context(options))
+      const output = await tool.definition.handler(input, this.context(options, decision, note))
       if (!tool.output.check(output)) {
         this.services.log.error({ tool: name, problems: tool.output.problems(output) }, 'tool output does not match its schema')
         return failure(new InternalError(`tool ${name} produced an invalid result`))
@@ -151,6 +158,7 @@ export class ToolRegistry {
       if (json.length > cap) return failure(new ResponseTooLargeError(name, json.length, cap, howToAskForLess(tool.definition.input)))
       return { ok: true, output: output as Record<string, unknown>, json }
     } catch (err) {
+      if (err instanceof UserInputRequired) return asked(err.question, options.interaction ?? NO_INTERACTION)
       const coded = codedError(err)
       if (coded !== undefined) return failure(coded)
       this.services.log.error({ err, tool: name }, 'tool failed')
@@ -158,46 +166,65 @@ export class ToolRegistry {
     }
   }
 
-  private async audit (tool: string, input: unknown, options: ToolCallOptions, decision: Decision, outcome: ToolOutcome, durationMs: number): Promise<boolean> {
+  private async audit (tool: string, input: unknown, options: ToolCallOptions, decision: Decision, outcome: ToolOutcome, durationMs: number, note: AuditNote): Promise<boolean> {
     const { audit } = this.services
     if (!audit.enabled) return true
-    const { principal, client, transport, requestId } = options.caller
-    // Every string below can come from the caller (token claims, client info, a tool name that
-    // is no tool): a record keeps a bounded prefix of each, so its size cannot be driven up.
     const record: AuditRecord = {
-      time: new Date().toISOString(),
-      request_id: boundedText(requestId),
-      transport,
-      principal: {
-        id: boundedText(principal.id),
-        sub: boundedText(principal.subject),
-        ...(principal.issuer !== undefined ? { iss: boundedText(principal.issuer) } : {}),
-        ...(principal.clientId !== undefined ? { client_id: boundedText(principal.clientId) } : {}),
-        ...(client?.name !== undefined ? { client_name: boundedText(client.name) } : {}),
-        ...(client?.version !== undefined ? { client_version: boundedText(client.version) } : {})
-      },
-      roles: decision.roles,
-      tool: boundedText(tool),
-      arguments: redact(input),
-      arguments_sha256: digestArguments(input),
-      decision: decision.allowed ? 'allow' : 'deny',
-      rule: decision.rule,
+      ...callRecord(tool, input, options.caller, decision),
       outcome: outcome.ok ? 'ok' : decision.allowed ? 'error' : 'denied',
       ...(outcome.ok ? {} : { error_code: outcome.error.code }),
       duration_ms: Math.round(durationMs * 1000) / 1000,
-      diff: null
+      diff: note.diff ?? null,
+      ...(note.mutation !== undefined ? { mutation: note.mutation } : {})
     }
     return await audit.record(record)
   }
 
-  private context (options: ToolCallOptions): ToolContext {
+  private context (options: ToolCallOptions, decision: Decision, note: AuditNote): ToolContext {
     return toolContext(this.services.sources, {
       log: this.services.log,
       caller: options.caller,
+      grant: { rule: decision.rule, roles: decision.roles },
+      interaction: options.interaction ?? NO_INTERACTION,
+      noteAudit: (fields) => { Object.assign(note, fields) },
       maxResponseChars: this.services.maxResponseChars,
       signal: options.signal ?? new AbortController().signal
     })
   }
+}
+
+/**
+ * Who called what, as every audit record of a call starts. Every string can come from the caller
+ * (token claims, client info, a tool name that is no tool): a record keeps a bounded prefix of
+ * each, so its size cannot be driven up.
+ */
+export function callRecord (tool: string, input: unknown, caller: Caller, grant: { allowed?: boolean, rule: string, roles: string[] }): Pick<AuditRecord, 'time' | 'request_id' | 'transport' | 'principal' | 'roles' | 'tool' | 'arguments' | 'arguments_sha256' | 'decision' | 'rule'> {
+  const { principal, client, transport, requestId } = caller
+  return {
+    time: new Date().toISOString(),
+    request_id: boundedText(requestId),
+    transport,
+    principal: {
+      id: boundedText(principal.id),
+      sub: boundedText(principal.subject),
+      ...(principal.issuer !== undefined ? { iss: boundedText(principal.issuer) } : {}),
+      ...(principal.clientId !== undefined ? { client_id: boundedText(principal.clientId) } : {}),
+      ...(client?.name !== undefined ? { client_name: boundedText(client.name) } : {}),
+      ...(client?.version !== undefined ? { client_version: boundedText(client.version) } : {})
+    },
+    roles: grant.roles,
+    tool: boundedText(tool),
+    arguments: redact(input),
+    arguments_sha256: digestArguments(input),
+    decision: grant.allowed === false ? 'deny' : 'allow',
+    rule: grant.rule
+  }
+}
+
+/** A question for the user: sent when the client can ask, else a refusal that says so. */
+function asked (question: Question, interaction: Interaction): ToolOutcome {
+  const err = interaction.canAsk ? new UserInputRequiredError(question.message) : new CannotAskUserError(question.message)
+  return { ok: false, error: { code: err.code, statusCode: err.statusCode, message: err.message, ...(interaction.canAsk ? { question } : {}) } }
 }
 
 /** What the caller of an answer over the size cap can do: the tool's own arguments that narrow it. */

@@ -1,4 +1,5 @@
 import type { Static, TSchema } from 'typebox'
+import type { Interaction } from './ask.ts'
 import type { Principal } from '../lib/auth/principal.ts'
 import { MetricsNotConfiguredError, OperatorMetricsNotConfiguredError, StoreNotConfiguredError } from '../lib/errors.ts'
 import { rfc3339 } from '../lib/kafscale/offsets.ts'
@@ -80,12 +81,26 @@ export interface ToolLogger {
   error: (obj: object, msg?: string) => void
 }
 
+/** What a tool adds to the audit record of its own call. */
+export interface AuditNote {
+  /** What the call changed or would change (before/after). */
+  diff?: unknown
+  /** A mutation's phase, plan and result (lib/audit.ts). */
+  mutation?: Record<string, unknown>
+}
+
 /** What a tool handler may use: read-only views of the cluster's data, never a client or a close(). */
 export interface ToolContext extends Readonly<DataSources> {
   /** The source, or its declared "not configured" error thrown. */
   require: <K extends keyof DataSources>(name: K) => NonNullable<DataSources[K]>
   log: ToolLogger
   caller: Readonly<Caller>
+  /** The policy rule and roles that allowed this call. */
+  grant: Readonly<{ rule: string, roles: string[] }>
+  /** Whether the client can ask its user (throw UserInputRequired, core/ask.ts), and a retry's answers. */
+  interaction: Readonly<Interaction>
+  /** Adds to this call's audit record; the last note of a field wins. */
+  noteAudit: (fields: AuditNote) => void
   /** Answers must stay under this many characters of JSON; page longer ones (`paginate`). */
   maxResponseChars: number
   /** Aborted when the client goes away. */
@@ -114,6 +129,20 @@ export interface ToolDefinition<I extends TSchema = TSchema, O extends TSchema =
   output: O
   annotations: ToolAnnotations
   handler: (input: Static<I>, ctx: ToolContext) => Promise<Static<O>>
+}
+
+// Tools whose call is an approval of another caller's plan (policy tool set "@approve"): they
+// change nothing in the cluster, yet must not come with "@mutate" or "@observe".
+const approvalTools = new WeakSet<object>()
+
+/** Marks a definition as an approval tool; only the service's own mutation plugin does. */
+export function markApprovalTool<T extends ToolDefinition<any, any>> (definition: T): T {
+  approvalTools.add(definition)
+  return definition
+}
+
+export function isApprovalTool (definition: ToolDefinition<any, any>): boolean {
+  return approvalTools.has(definition)
 }
 
 /** Identity function that gives a tool definition its types: `toolPlugin(defineTool({...}))`. */

@@ -46,6 +46,9 @@ export const BodyTooLargeError = createError('KSMCP_ERR_BODY_TOO_LARGE', 'the bo
 export const JsonTooDeepError = createError('KSMCP_ERR_JSON_TOO_DEEP', 'the JSON body nests deeper than %d levels: no valid request needs that many', 400)
 export const UnsupportedMediaTypeError = createError('KSMCP_ERR_UNSUPPORTED_MEDIA_TYPE', 'unsupported content type %s: send the body as application/json', 415)
 export const MethodNotAllowedError = createError('KSMCP_ERR_METHOD_NOT_ALLOWED', '%s is not served on %s: use %s', 405)
+// A question for the caller's user (a human's yes before a change): MCP clients ask and call again.
+export const UserInputRequiredError = createError('KSMCP_ERR_INPUT_REQUIRED', 'the user must answer first: %s', 428)
+export const CannotAskUserError = createError('KSMCP_ERR_CANNOT_ASK_USER', 'this needs an answer from the user, and this client cannot ask its user (use an MCP client of protocol 2026-07-28, or one with elicitation over a session): %s', 428)
 export const ConfigError = createError('KSMCP_ERR_CONFIG', 'invalid configuration: %s')
 export const PluginLoadError = createError('KSMCP_ERR_PLUGIN_LOAD', 'cannot load tool plugin %s: %s')
 // A plugin registered with options it cannot work with (lib/config/checks.ts words the problems).

@@ -6,9 +6,10 @@ import type { Principal } from './principal.ts'
 
 // Who may call which tool. The policy file is the server's ceiling; a token's scopes can only
 // narrow what it grants. Tool sets: "@observe" (every tool with readOnlyHint true, plugin tools
-// included), "@mutate" (every other tool), a tool name, or a glob such as "describe_*".
+// included), "@mutate" (every tool that changes the cluster), "@approve" (approving another
+// caller's plan: approve_plan), a tool name, or a glob such as "describe_*".
 
-const ToolPatterns = Type.Array(Type.String({ minLength: 1, pattern: '^(@observe|@mutate|[a-z0-9_*?]+)$' }), { minItems: 1 })
+const ToolPatterns = Type.Array(Type.String({ minLength: 1, pattern: '^(@observe|@mutate|@approve|[a-z0-9_*?]+)$' }), { minItems: 1 })
 /** A claim matches only a claim value of the same JSON type that is equal to it. */
 const ClaimValue = Type.Union([Type.String(), Type.Number(), Type.Boolean()])
 
@@ -30,7 +31,9 @@ export const PolicySchema = Type.Object({
   }, { additionalProperties: false })),
   scopes: Type.Optional(Type.Object({
     observe: Type.String({ minLength: 1 }),
-    mutate: Type.String({ minLength: 1 })
+    mutate: Type.String({ minLength: 1 }),
+    /** Lets an apply pass the prod fence without an approval, with a reason (default kafscale:break-glass). */
+    break_glass: Type.Optional(Type.String({ minLength: 1 }))
   }, { additionalProperties: false }))
 }, { additionalProperties: false })
 export type Policy = Static<typeof PolicySchema>
@@ -42,11 +45,14 @@ export const DEFAULT_POLICY: Policy = {
 }
 
 const DEFAULT_SCOPES = { observe: 'kafscale:observe', mutate: 'kafscale:mutate' }
+const DEFAULT_BREAK_GLASS_SCOPE = 'kafscale:break-glass'
 const validator = compileSchema(PolicySchema)
 
 export interface ToolFacts {
   name: string
   readOnly: boolean
+  /** An approval of another caller's plan: in "@approve" only, and it needs the mutate scope. */
+  approval?: boolean
 }
 
 export interface Decision {
@@ -86,8 +92,9 @@ function globToRegExp (glob: string): RegExp {
 }
 
 function patternMatches (pattern: string, tool: ToolFacts): boolean {
-  if (pattern === '@observe') return tool.readOnly
-  if (pattern === '@mutate') return !tool.readOnly
+  if (pattern === '@observe') return tool.readOnly && tool.approval !== true
+  if (pattern === '@mutate') return !tool.readOnly && tool.approval !== true
+  if (pattern === '@approve') return tool.approval === true
   return globToRegExp(pattern).test(tool.name)
 }
 
@@ -169,6 +176,15 @@ export class PolicyStore {
       if (!held) return { allowed: false, rule: 'token-scope', roles, missingScopes: [needed], reason: `tool ${JSON.stringify(tool.name)} needs scope ${needed}, which the token lacks` }
     }
     return { allowed: true, rule: grantedBy, roles }
+  }
+
+  /** Whether the principal's token carries the break-glass scope (an OIDC token only). */
+  holdsBreakGlass (principal: Principal): boolean {
+    return principal.method === 'oidc' && principal.scopes !== undefined && principal.scopes.includes(this.breakGlassScope())
+  }
+
+  breakGlassScope (): string {
+    return this.current().scopes?.break_glass ?? DEFAULT_BREAK_GLASS_SCOPE
   }
 
   /** Every scope this server's tools can need, for protected-resource metadata. */
