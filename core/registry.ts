@@ -137,7 +137,10 @@ export class ToolRegistry {
     }
     const audited = await this.audit(name, input, options, decision, outcome, performance.now() - started, note)
     const readOnly = tool?.definition.annotations.readOnlyHint ?? true
-    const final = !audited && outcome.ok && (!readOnly || this.services.audit.failClosedForReads) ? failure(new AuditUnavailableError()) : outcome
+    // A change the broker made is reported as made: withholding it would tell a lie (the intent record is on disk).
+    const applied = note.mutation?.result === 'applied'
+    if (!audited && applied) this.services.log.error({ tool: name }, 'the outcome record of an applied change could not be written; its intent record stands')
+    const final = !audited && outcome.ok && !applied && (!readOnly || this.services.audit.failClosedForReads) ? failure(new AuditUnavailableError()) : outcome
     // Unknown names are not labels: a caller must not be able to grow the metric set.
     this.services.callMetrics.observe(tool === undefined ? 'unknown' : name, options.caller.transport, final.ok ? 'ok' : decision.allowed ? 'error' : 'denied', (performance.now() - started) / 1000)
     return final

@@ -40,6 +40,8 @@ export interface Config {
   /** Accepted for compatibility with the reference; the service is stateless, so unused. */
   sessionTimeoutMs: number
   environment: string
+  /** The guarded mutation tools and what they need (undefined: not registered). */
+  mutations?: MutationSettings
   allowedHosts?: string[]
   allowedOrigins: string[]
   plugins: string[]
@@ -48,6 +50,17 @@ export interface Config {
   logLevel: string
   demo: boolean
   stdio: boolean
+}
+
+export interface MutationSettings {
+  kafkaBootstrap: string[]
+  kafkaClientId: string
+  kafkaFlavor: 'auto' | 'kafscale' | 'kafka'
+  kafkaTimeoutMs: number
+  planKeyFile?: string
+  planTtlMs: number
+  confirmTools: string[]
+  approvalTools: string[]
 }
 
 /** The part of the configuration a plugin takes: its options are named as in Config. */
@@ -201,6 +214,10 @@ export function loadConfig (argv: string[], env: NodeJS.ProcessEnv): Config {
   for (const flag of ['audit-hmac-key-file', 'audit-checkpoint'] as const) {
     if (s[flag] !== undefined && s['audit-file'] === undefined) problems.push(`${name(flag)} applies to the audit file: set ${name('audit-file')} too`)
   }
+  if (s.mutations) {
+    if (authMode !== 'oidc') problems.push(`${name('mutations')} needs OIDC auth (${name('oidc-issuer')}): mutation tools are never served with ${authMode === 'static' ? 'a static shared token' : 'no authentication'}, which carries no per-user identity`)
+    if (!s['audit-stdout'] && s['audit-file'] === undefined) problems.push(`${name('mutations')} needs an audit sink: set ${name('audit-file')} (or ${name('audit-stdout')}); every mutation attempt is recorded before anything changes`)
+  }
   if (problems.length > 0) throw new ConfigError(problems.join('; '))
 
   const config: Config = {
@@ -235,6 +252,7 @@ export function loadConfig (argv: string[], env: NodeJS.ProcessEnv): Config {
     metricsCacheTtlMs: s['metrics-cache-ttl'],
     sessionTimeoutMs: s['session-timeout'],
     environment: s.env,
+    ...(s.mutations ? { mutations: mutationSettings(s) } : {}),
     allowedOrigins: s['allowed-origins'],
     plugins: s.plugins,
     bodyLimit: s['body-limit'],
@@ -247,6 +265,20 @@ export function loadConfig (argv: string[], env: NodeJS.ProcessEnv): Config {
   if (hosts.length > 0) config.allowedHosts = hosts
   else if (isLoopback(config.host)) config.allowedHosts = ['localhost', '127.0.0.1', '[::1]']
   return config
+}
+
+function mutationSettings (s: Settings): MutationSettings {
+  const toolList = (list: string[]): string[] => list.length === 1 && list[0] === 'none' ? [] : list
+  return {
+    kafkaBootstrap: s['kafka-bootstrap'],
+    kafkaClientId: s['kafka-client-id'],
+    kafkaFlavor: s['kafka-flavor'],
+    kafkaTimeoutMs: s['kafka-timeout'],
+    ...(s['plan-key-file'] !== undefined ? { planKeyFile: s['plan-key-file'] } : {}),
+    planTtlMs: s['plan-ttl'],
+    confirmTools: toolList(s['confirm-tools']),
+    approvalTools: toolList(s['approval-tools'])
+  }
 }
 
 function etcdTlsFiles (s: Settings): EtcdTlsFiles | undefined {

@@ -70,3 +70,15 @@ export interface CodedError extends Error {
 export function isCodedError (err: unknown): err is CodedError {
   return err instanceof Error && typeof (err as CodedError).code === 'string' && (err as CodedError).code.startsWith('KSMCP_ERR_')
 }
+
+// The guarded mutation path (core/mutation.ts): each refusal says why and what to do instead.
+export const MutationsNotConfiguredError = createError('KSMCP_ERR_MUTATIONS_CONFIG', 'mutation tools cannot be enabled: %s')
+export const PlanRequiredError = createError('KSMCP_ERR_PLAN_REQUIRED', 'dry_run: false needs the plan_token of a dry run: call %s with the same arguments and dry_run: true (the default) first', 400)
+export const PlanRefusedError = createError('KSMCP_ERR_PLAN_REFUSED', 'the plan_token is refused: %s; make a new plan (dry_run: true)', 409)
+export const StateChangedError = createError('KSMCP_ERR_STATE_CHANGED', 'the state of %s changed since the plan was made (%s): nothing was changed; make a new plan (dry_run: true) and review it', 409)
+export const PlanBlockedError = createError('KSMCP_ERR_PLAN_BLOCKED', 'the plan cannot be applied: %s', 422)
+export const ApprovalRequiredError = createError('KSMCP_ERR_APPROVAL_REQUIRED', '%s', 403)
+export const ApprovalRefusedError = createError('KSMCP_ERR_APPROVAL_REFUSED', 'the approval is refused: %s', 403)
+export const ConfirmationRequiredError = createError('KSMCP_ERR_CONFIRMATION_REQUIRED', '%s needs a human\'s confirmation, and this client cannot ask its user: ask a second principal with an approver role to call approve_plan with this plan_token, then call again with its approval', 403)
+export const DeclinedError = createError('KSMCP_ERR_DECLINED', 'the user did not confirm %s: nothing was changed', 409)
+export const SelfApprovalError = createError('KSMCP_ERR_SELF_APPROVAL', 'you made this plan (%s): a different principal must approve it', 403)

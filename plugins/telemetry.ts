@@ -1,10 +1,12 @@
 import fp from 'fastify-plugin'
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client'
+import type { MutationMetrics } from '../core/mutation.ts'
 import type { CallMetrics } from '../core/registry.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
     callMetrics: CallMetrics
+    mutationMetrics: MutationMetrics
   }
 }
 
@@ -25,6 +27,12 @@ export default fp(async function telemetry (app) {
       calls.inc({ tool, transport, outcome })
       duration.observe({ tool }, seconds)
     }
+  })
+  const mutations = new Counter({ name: 'kafscale_mcp_mutations_total', help: 'Mutation tool calls by tool and result (planned, blocked, applied, refused, declined, confirmation_requested, failed).', labelNames: ['tool', 'result'], registers: [registry] })
+  const breakGlass = new Counter({ name: 'kafscale_mcp_break_glass_total', help: 'Applies that passed an approval fence by break-glass, by tool.', labelNames: ['tool'], registers: [registry] })
+  app.decorate<MutationMetrics>('mutationMetrics', {
+    outcome: (tool, result) => { mutations.inc({ tool, result }) },
+    breakGlass: (tool) => { breakGlass.inc({ tool }) }
   })
   app.get('/metrics', async (_request, reply) => await reply.type(registry.contentType).send(await registry.metrics()))
 }, { name: 'kafscale-telemetry', fastify: '5.x' })

@@ -32,6 +32,7 @@ export const CHECKS = {
   asymmetricAlgorithm,
   positive,
   readableFile,
+  hostPort: ((entry, shown = JSON.stringify(entry)) => /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(entry) && Number(entry.slice(entry.lastIndexOf(':') + 1)) <= 65535 ? undefined : `${shown} is not host:port`) satisfies Check<string>,
   listenAddress: ((addr, shown = JSON.stringify(addr)) => parseListenAddress(addr) === undefined ? `${shown} is not host:port or :port with a port from 0 to 65535` : undefined) satisfies Check<string>,
   brokerUrlEntry: ((entry, shown = JSON.stringify(entry)) => parseBrokerUrlEntry(entry) === undefined ? `${shown} is not NODEID=http(s)://…` : undefined) satisfies Check<string>
 }
@@ -92,6 +93,15 @@ export const SETTINGS = Type.Object({
   'metrics-timeout': duration({ env: 'KAFSCALE_MCP_METRICS_TIMEOUT', description: 'deadline of a metrics scrape', default: 3000, check: 'positive' }),
   'metrics-cache-ttl': duration({ env: 'KAFSCALE_MCP_METRICS_CACHE_TTL', description: 'how long one scrape answers all callers', default: 2000 }),
   'session-timeout': duration({ env: 'KAFSCALE_MCP_SESSION_TIMEOUT', description: 'accepted for compatibility; the service is stateless', default: 0 }),
+  mutations: flag({ env: 'KAFSCALE_MCP_MUTATIONS', description: 'register the mutation tools (create/delete topics, partitions, configs, groups, broker control); needs OIDC auth and an audit sink' }),
+  'kafka-bootstrap': list({ env: 'KAFSCALE_MCP_KAFKA_BOOTSTRAP', description: 'host:port of brokers for the Kafka admin API (default: every broker of the etcd snapshot)' }, 'hostPort'),
+  'kafka-client-id': textWithDefault({ env: 'KAFSCALE_MCP_KAFKA_CLIENT_ID', description: 'the admin client\'s Kafka client.id, the principal KafScale\'s ACLs see (give it admin on cluster)', default: 'kafscale-mcp' }),
+  'kafka-flavor': oneOf(['auto', 'kafscale', 'kafka'], { env: 'KAFSCALE_MCP_KAFKA_FLAVOR', description: 'which broker rules plans follow: auto (KafScale when the broker lacks IncrementalAlterConfigs), kafscale or kafka', default: 'auto' }),
+  'kafka-timeout': duration({ env: 'KAFSCALE_MCP_KAFKA_TIMEOUT', description: 'deadline of each Kafka admin request', default: 10_000, check: 'positive' }),
+  'plan-key-file': text({ env: 'KAFSCALE_MCP_PLAN_KEY_FILE', description: 'file holding the secret key (32+ bytes) that seals plan tokens and approvals, the same on every replica (default: a random key per process)', check: 'readableFile' }),
+  'plan-ttl': duration({ env: 'KAFSCALE_MCP_PLAN_TTL', description: 'how long a plan token (and its approval) can be applied', default: 600_000, check: 'positive' }),
+  'confirm-tools': list({ env: 'KAFSCALE_MCP_CONFIRM_TOOLS', description: 'mutation tools whose applies need a human\'s yes (the client\'s user, or an approval); "none" for none', default: ['delete_topic', 'delete_group', 'drain_partitions'] }),
+  'approval-tools': list({ env: 'KAFSCALE_MCP_APPROVAL_TOOLS', description: 'mutation tools whose applies need a second principal\'s approval (or break-glass) outside prod too; in prod every apply does' }),
   env: textWithDefault({ env: 'KAFSCALE_ENV', description: 'environment name, e.g. dev, staging, prod', default: '' }),
   'allowed-hosts': list({ env: 'KAFSCALE_MCP_ALLOWED_HOSTS', description: 'comma-separated Host names accepted on /mcp, /sse, /messages and /api (default: localhost names when listening on loopback, else any)' }),
   'allowed-origins': list({ env: 'KAFSCALE_MCP_ALLOWED_ORIGINS', description: 'comma-separated browser Origin hostnames accepted on /mcp, /sse, /messages and /api besides localhost' }),
