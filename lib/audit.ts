@@ -1,6 +1,8 @@
 import { createHash, createHmac } from 'node:crypto'
-import { closeSync, fstatSync, openSync, readFileSync, readSync, renameSync, writeFileSync } from 'node:fs'
-import { appendFile, rename, writeFile } from 'node:fs/promises'
+import { closeSync, fstatSync, fsync, openSync, readFileSync, readSync, renameSync, writeFileSync } from 'node:fs'
+import { open, rename, writeFile } from 'node:fs/promises'
+import { dirname } from 'node:path'
+import { promisify } from 'node:util'
 import { ConfigError } from './errors.ts'
 
 // One JSON record per tool call (MCP or REST, allowed or denied, succeeded or failed).
@@ -30,10 +32,35 @@ export interface AuditRecord {
   duration_ms: number
   /** What a mutation changed (before/after); null for reads. */
   diff: unknown
+  /** Which step of a mutation this record is; absent for reads. */
+  mutation?: MutationAuditFields
+}
+
+/**
+ * A mutation leaves up to three kinds of record, tied by plan_id: `plan` (a dry run, or a plan
+ * refused), `intent` (written durably right before the change is sent) and `outcome` (the
+ * broker's answer, or why nothing was sent). `audit verify` pairs intents with outcomes.
+ */
+export interface MutationAuditFields {
+  phase: 'plan' | 'intent' | 'outcome'
+  plan_id: string
+  result?: 'planned' | 'refused' | 'confirmation_requested' | 'declined' | 'applied' | 'failed'
+  resource: string
+  env: string
+  before_sha256?: string
+  broker_answer?: unknown
+  confirmation?: unknown
+  approval?: unknown
+  break_glass?: { reason: string }
+}
+
+export interface AuditWriteOptions {
+  /** Resolve only once the record is on stable storage (a mutation's intent). */
+  durable?: boolean
 }
 
 export interface AuditSink {
-  write: (record: AuditRecord) => Promise<void>
+  write: (record: AuditRecord, options?: AuditWriteOptions) => Promise<void>
 }
 
 export const GENESIS_HASH = '0'.repeat(64)
@@ -153,6 +180,7 @@ interface ChainLink {
   prevHash: string
   hash: string
   resumed?: ChainResumption
+  mutation?: unknown
 }
 
 /** What the first record after a break says about it (written by the service, sealed like the rest). */
@@ -167,11 +195,11 @@ function linkOf (line: FileLine, seal: Seal): ChainLink | { problem: string } {
   if (line.text === '') return { problem: 'empty' }
   const opened = seal.open(line.text)
   if ('problem' in opened) return opened
-  const { seq, prev_hash: prevHash, chain_resumed: resumed } = opened.value
+  const { seq, prev_hash: prevHash, chain_resumed: resumed, mutation } = opened.value
   if (!Number.isSafeInteger(seq) || (seq as number) < 1 || typeof prevHash !== 'string' || !HEX64.test(prevHash)) {
     return { problem: 'not a chained audit record (no seq or prev_hash)' }
   }
-  return { seq: seq as number, prevHash, hash: opened.hash, ...(isResumption(resumed) ? { resumed } : {}) }
+  return { seq: seq as number, prevHash, hash: opened.hash, ...(isResumption(resumed) ? { resumed } : {}), ...(mutation !== undefined ? { mutation } : {}) }
 }
 
 function isResumption (value: unknown): value is ChainResumption {
@@ -233,6 +261,51 @@ function checkpointMismatch (read: CheckpointRead, path: string, last: { seq: nu
   return undefined
 }
 
+// ---- mutations: each intent followed by its outcome ----
+
+export interface MutationFinding {
+  /** 1-based line of the record. */
+  line: number
+  plan_id: string
+  problem: string
+}
+
+const PHASES = new Set(['plan', 'intent', 'outcome'])
+const RESULTS = new Set(['planned', 'refused', 'confirmation_requested', 'declined', 'applied', 'failed'])
+/** Outcomes that say the change was sent to a broker: only these need the intent written before sending. */
+const SENT = new Set(['applied', 'failed'])
+export const DANGLING_INTENT = 'intent without outcome: the service stopped or the broker\'s answer was lost — check the broker'
+
+/** Reads the mutation records in file order, pairing each outcome with the earliest open intent of its plan. */
+class MutationPairing {
+  readonly orphans: MutationFinding[] = []
+  /** plan_id → lines of its intents that no outcome has followed yet. */
+  private readonly open = new Map<string, number[]>()
+
+  see (line: number, mutation: unknown): void {
+    const { phase, plan_id: planId, result } = (mutation ?? {}) as Record<string, unknown>
+    if (!PHASES.has(phase as string) || typeof planId !== 'string' || (result !== undefined && !RESULTS.has(result as string))) {
+      this.orphans.push({ line, plan_id: typeof planId === 'string' ? planId : '', problem: 'its mutation field is not one the service writes (phase, plan_id, result)' })
+      return
+    }
+    if (phase === 'intent') {
+      this.open.set(planId, [...(this.open.get(planId) ?? []), line])
+    } else if (phase === 'outcome') {
+      const intents = this.open.get(planId)
+      if (intents !== undefined) {
+        if (intents.length === 1) this.open.delete(planId)
+        else intents.shift()
+      } else if (result === undefined || SENT.has(result as string)) {
+        this.orphans.push({ line, plan_id: planId, problem: `outcome "${String(result ?? 'unknown')}" whose intent is missing: the change was sent with no intent record before it` })
+      }
+    }
+  }
+
+  dangling (): MutationFinding[] {
+    return [...this.open].flatMap(([planId, lines]) => lines.map((line) => ({ line, plan_id: planId, problem: DANGLING_INTENT }))).sort((a, b) => a.line - b.line)
+  }
+}
+
 // ---- verify ----
 
 export interface VerifyOptions {
@@ -249,7 +322,7 @@ export interface Resumption {
 }
 
 export interface VerifyResult {
-  /** True when every line is explained: chained records, and breaks the service itself reported. */
+  /** True when every line is explained (chained records, and breaks the service itself reported) and every change sent has its intent. */
   ok: boolean
   /** Records of the chain verified (before the first problem when not ok). */
   records: number
@@ -258,9 +331,13 @@ export interface VerifyResult {
   reason?: string
   /** Where the service resumed the chain after a broken record or a missing tail, oldest first. */
   resumptions?: Resumption[]
+  /** Mutation outcomes of a change sent with no intent before them; any one makes the file not ok. */
+  orphanOutcomes?: MutationFinding[]
+  /** Mutation intents no outcome followed: warnings, the file can still be ok. */
+  danglingIntents?: MutationFinding[]
 }
 
-/** Checks the chain line by line, then its end against the checkpoint. Throws when the file cannot be read. */
+/** Checks the chain line by line, then its end against the checkpoint, then the mutations' intents and outcomes. Throws when the file cannot be read. */
 export function verifyAuditFile (path: string, options: VerifyOptions = {}): VerifyResult {
   const seal = new Seal(options.key)
   const checkpointPath = options.checkpointPath ?? defaultCheckpointPath(path)
@@ -273,6 +350,7 @@ export function verifyAuditFile (path: string, options: VerifyOptions = {}): Ver
   let last = { seq: 0, hash: GENESIS_HASH }
   let broken: { from: number, to: number, problem: string } | undefined
   const resumptions: Resumption[] = []
+  const mutations = new MutationPairing()
   const fail = (line: number, reason: string): VerifyResult => ({ ok: false, records: last.seq, brokenLine: line, reason })
   for (const line of linesOf(path)) {
     const link = linkOf(line, seal)
@@ -292,11 +370,20 @@ export function verifyAuditFile (path: string, options: VerifyOptions = {}): Ver
     if (link.seq !== last.seq + 1) return fail(line.number, `its seq is ${link.seq}, not ${last.seq + 1}: the chain was renumbered`)
     last = { seq: link.seq, hash: link.hash }
     broken = undefined
+    if (link.mutation !== undefined) mutations.see(line.number, link.mutation)
   }
   if (broken !== undefined) return fail(broken.from, `${broken.problem} (a broken end of the file; the service resumes the chain after it when it starts)`)
   const mismatch = checkpointMismatch(checkpoint, checkpointPath, last)
   if (mismatch !== undefined) return { ok: false, records: last.seq, reason: mismatch.problem }
-  return { ok: true, records: last.seq, ...(resumptions.length > 0 ? { resumptions } : {}) }
+  const { orphans } = mutations
+  const dangling = mutations.dangling()
+  const findings = {
+    ...(resumptions.length > 0 ? { resumptions } : {}),
+    ...(orphans.length > 0 ? { orphanOutcomes: orphans } : {}),
+    ...(dangling.length > 0 ? { danglingIntents: dangling } : {})
+  }
+  if (orphans.length > 0) return { ok: false, records: last.seq, reason: `line ${orphans[0]!.line}: plan ${JSON.stringify(orphans[0]!.plan_id)}: ${orphans[0]!.problem}`, ...findings }
+  return { ok: true, records: last.seq, ...findings }
 }
 
 // ---- the writer ----
@@ -388,6 +475,7 @@ export class ChainedFileAuditSink implements AuditSink {
   private readonly seal: Seal
   private head: { seq: number, hash: string }
   private needsNewline: boolean
+  private directorySynced = false
   private queue: Promise<void> = Promise.resolve()
 
   constructor (options: ChainedFileOptions) {
@@ -402,22 +490,53 @@ export class ChainedFileAuditSink implements AuditSink {
     if (start.resumption === undefined) this.writeCheckpointSync()
   }
 
-  async write (record: AuditRecord): Promise<void> {
+  async write (record: AuditRecord, { durable = false }: AuditWriteOptions = {}): Promise<void> {
     const next = this.queue.then(async () => {
       const resumed = this.pendingResumption
       const body = JSON.stringify({ ...record, seq: this.head.seq + 1, prev_hash: this.head.hash, ...(resumed !== undefined ? { chain_resumed: resumed } : {}) })
       const { line, hash } = this.seal.seal(body)
-      await appendFile(this.path, `${this.needsNewline ? '\n' : ''}${line}\n`, { flag: 'a' })
-      this.needsNewline = false
-      this.pendingResumption = undefined
-      this.head = { seq: this.head.seq + 1, hash }
-      // Write then rename: a reader (or a crash) sees the old checkpoint or the new one, never half.
-      const temporary = `${this.checkpointPath}.tmp`
-      await writeFile(temporary, checkpointText(this.seal, this.head))
-      await rename(temporary, this.checkpointPath)
+      const file = await open(this.path, 'a')
+      try {
+        await file.appendFile(`${this.needsNewline ? '\n' : ''}${line}\n`)
+        // The line is in the file even if the sync below fails: the next record must chain to it.
+        this.needsNewline = false
+        this.pendingResumption = undefined
+        this.head = { seq: this.head.seq + 1, hash }
+        if (durable) await file.sync()
+      } finally {
+        await file.close()
+      }
+      if (durable && !this.directorySynced) {
+        // The file may be new: without its directory entry on disk, a crash loses the synced record.
+        await syncDirectory(dirname(this.path))
+        this.directorySynced = true
+      }
+      await this.replaceCheckpoint(durable)
     })
     this.queue = next.catch(() => {})
     await next
+  }
+
+  /**
+   * Write then rename: a reader (or a crash) sees the old checkpoint or the new one, never half.
+   * A durable write also syncs the new checkpoint before the rename, else a crash could leave the
+   * renamed file empty. The rename itself is not synced: a crash may bring the old checkpoint back,
+   * which the next start takes for records written after the checkpoint, not for a break.
+   */
+  private async replaceCheckpoint (durable: boolean): Promise<void> {
+    const temporary = `${this.checkpointPath}.tmp`
+    if (durable) {
+      const file = await open(temporary, 'w')
+      try {
+        await file.writeFile(checkpointText(this.seal, this.head))
+        await file.sync()
+      } finally {
+        await file.close()
+      }
+    } else {
+      await writeFile(temporary, checkpointText(this.seal, this.head))
+    }
+    await rename(temporary, this.checkpointPath)
   }
 
   private writeCheckpointSync (): void {
@@ -427,10 +546,44 @@ export class ChainedFileAuditSink implements AuditSink {
   }
 }
 
-export class StdoutAuditSink implements AuditSink {
-  async write (record: AuditRecord): Promise<void> {
-    await new Promise<void>((resolve, reject) => process.stdout.write(`${JSON.stringify(record)}\n`, (err) => { err == null ? resolve() : reject(err) }))
+async function syncDirectory (path: string): Promise<void> {
+  const directory = await open(path, 'r')
+  try {
+    await directory.sync()
+  } finally {
+    await directory.close()
   }
+}
+
+const fsyncFd = promisify(fsync)
+
+/**
+ * A record the write callback accepted is with the kernel: a pipe's reader (the log collector)
+ * owns it from there. Only stdout redirected to a file can be synced, and a durable write does.
+ */
+export class StdoutAuditSink implements AuditSink {
+  private stdoutIsFile: boolean | undefined
+
+  constructor () {
+    guardStdout()
+  }
+
+  async write (record: AuditRecord, { durable = false }: AuditWriteOptions = {}): Promise<void> {
+    await new Promise<void>((resolve, reject) => process.stdout.write(`${JSON.stringify(record)}\n`, (err) => { err == null ? resolve() : reject(err) }))
+    if (durable && (this.stdoutIsFile ??= fstatSync(process.stdout.fd).isFile())) await fsyncFd(process.stdout.fd)
+  }
+}
+
+let stdoutGuarded = false
+/**
+ * A failed write to stdout (a full disk, a closed pipe) reaches the write's callback, and so the
+ * caller as a failed record, and then the stream's 'error' event, which with no listener ends
+ * the process. The callback has said everything: the event is only kept from killing the service.
+ */
+function guardStdout (): void {
+  if (stdoutGuarded) return
+  process.stdout.on('error', () => {})
+  stdoutGuarded = true
 }
 
 // ---- what a record keeps of the arguments ----
@@ -456,6 +609,22 @@ export function redact (value: unknown): unknown {
 /** A caller-supplied string as a record keeps it: at most ARGUMENT_LIMITS.stringChars characters, a cut marked "…". */
 export function boundedText (text: string): string {
   return text.length > ARGUMENT_LIMITS.stringChars ? `${text.slice(0, ARGUMENT_LIMITS.stringChars)}…` : text
+}
+
+/** The mutation fields as a record keeps them: the caller's strings bounded, its answers redacted like arguments. */
+function boundedMutation (m: MutationAuditFields): MutationAuditFields {
+  return {
+    phase: m.phase,
+    plan_id: boundedText(m.plan_id),
+    ...(m.result !== undefined ? { result: m.result } : {}),
+    resource: boundedText(m.resource),
+    env: boundedText(m.env),
+    ...(m.before_sha256 !== undefined ? { before_sha256: boundedText(m.before_sha256) } : {}),
+    ...(m.broker_answer !== undefined ? { broker_answer: redact(m.broker_answer) } : {}),
+    ...(m.confirmation !== undefined ? { confirmation: redact(m.confirmation) } : {}),
+    ...(m.approval !== undefined ? { approval: redact(m.approval) } : {}),
+    ...(m.break_glass !== undefined ? { break_glass: { reason: boundedText(m.break_glass.reason) } } : {})
+  }
 }
 
 function bounded (value: unknown, depth: number, budget: { entries: number, bytes: number }): unknown {
@@ -527,9 +696,14 @@ export class AuditLog {
     return this.sinks.length > 0
   }
 
-  /** Writes to every sink; false when any failed (the caller decides whether to withhold). */
-  async record (record: AuditRecord): Promise<boolean> {
-    const results = await Promise.allSettled(this.sinks.map(async (sink) => { await sink.write(record) }))
+  /**
+   * Writes to every sink; false when any failed (the caller decides whether to withhold). With
+   * `durable`, true means every sink has the record on stable storage: a mutation sends its
+   * change only then.
+   */
+  async record (record: AuditRecord, options: AuditWriteOptions = {}): Promise<boolean> {
+    const kept = record.mutation === undefined ? record : { ...record, mutation: boundedMutation(record.mutation) }
+    const results = await Promise.allSettled(this.sinks.map(async (sink) => { await sink.write(kept, options) }))
     let ok = true
     for (const r of results) {
       if (r.status === 'rejected') {

@@ -1,14 +1,14 @@
 import { createHash, createHmac } from 'node:crypto'
-import { execFile } from 'node:child_process'
-import { appendFileSync, copyFileSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
+import { execFile, spawn } from 'node:child_process'
+import { appendFileSync, closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { parseAllDocuments } from 'yaml'
 import { demoBackend } from '../demo/cluster.ts'
 import { runAuditCommand } from '../lib/audit-command.ts'
-import { ChainedFileAuditSink, digestArguments, redact, verifyAuditFile, type AuditRecord } from '../lib/audit.ts'
+import { AuditLog, ChainedFileAuditSink, DANGLING_INTENT, digestArguments, redact, verifyAuditFile, type AuditRecord, type MutationAuditFields } from '../lib/audit.ts'
 import { callRest, startServer } from './helpers/server.ts'
 
 const BIN = fileURLToPath(new URL('../bin/kafscale-mcp.ts', import.meta.url))
@@ -338,4 +338,149 @@ t.test('the chart mounts the HMAC key from a Secret and points the service at it
   t.same(named(pod.containers[0].env, 'KAFSCALE_MCP_AUDIT_HMAC_KEY_FILE'), { name: 'KAFSCALE_MCP_AUDIT_HMAC_KEY_FILE', value: '/var/run/secrets/kafscale-mcp/audit/chain' })
   t.same(named(pod.containers[0].volumeMounts, 'audit-key'), { name: 'audit-key', mountPath: '/var/run/secrets/kafscale-mcp/audit', readOnly: true })
   t.same(named(pod.volumes, 'audit-key'), { name: 'audit-key', secret: { secretName: 'audit-keys', items: [{ key: 'chain', path: 'chain' }] } })
+})
+
+// ---- mutations ----
+
+function step (n: number, mutation: MutationAuditFields): AuditRecord {
+  return { ...record(n), tool: 'create_topic', mutation }
+}
+const plan = (id: string): MutationAuditFields => ({ phase: 'plan', plan_id: id, result: 'planned', resource: 'topic:orders', env: 'prod', before_sha256: sha('absent') })
+const intent = (id: string): MutationAuditFields => ({ phase: 'intent', plan_id: id, resource: 'topic:orders', env: 'prod', before_sha256: sha('absent') })
+const outcome = (id: string, result: MutationAuditFields['result']): MutationAuditFields => ({ phase: 'outcome', plan_id: id, result, resource: 'topic:orders', env: 'prod', broker_answer: { error_code: 0 } })
+
+/** An AuditLog over one chained file, collecting the errors it reports. */
+function fileLog (options: { path: string, checkpointPath?: string }): { log: AuditLog, errors: Error[] } {
+  const errors: Error[] = []
+  return { log: new AuditLog([new ChainedFileAuditSink({ ...options, key: KEY })], { failClosedForReads: false, onError: (err) => { errors.push(err) } }), errors }
+}
+
+/** runAuditCommand in this process: its exit status and what it printed. */
+function verifyCommand (t: Test, path: string): { code: number, stdout: string, stderr: string } {
+  const out = t.capture(console, 'log')
+  const err = t.capture(console, 'error')
+  const code = runAuditCommand(['verify', '--audit-hmac-key-file', keyFile, path], {})
+  const text = (calls: Array<{ args: unknown[] }>): string => calls.map((c) => `${String(c.args[0])}\n`).join('')
+  return { code, stdout: text(out()), stderr: text(err()) }
+}
+
+t.test('plan, intent and outcome records: the fields as written, and verify passes', async (t) => {
+  const path = fresh()
+  const { log, errors } = fileLog({ path })
+  t.equal(await log.record(step(1, plan('p-1'))), true)
+  t.equal(await log.record(step(2, intent('p-1')), { durable: true }), true)
+  t.equal(await log.record(step(3, { ...outcome('p-1', 'applied'), approval: { by: 'oidc:https://idp|bob', plan_token: 'sealed.token' }, break_glass: { reason: 'r'.repeat(1000) } })), true)
+  // Refused before anything was sent: an outcome with no intent is what the service writes then.
+  t.equal(await log.record(step(4, outcome('p-2', 'refused'))), true)
+  t.equal(await log.record(step(5, { ...outcome('p-3', 'declined'), plan_id: 'x'.repeat(10_000), confirmation: { action: 'decline' } })), true)
+  t.same(errors, [])
+
+  const written = lines(path).map((l) => (JSON.parse(l) as AuditRecord).mutation)
+  t.same(written[1], intent('p-1'))
+  t.same(written[2], { phase: 'outcome', plan_id: 'p-1', result: 'applied', resource: 'topic:orders', env: 'prod', broker_answer: { error_code: 0 }, approval: { by: 'oidc:https://idp|bob', plan_token: '[redacted]' }, break_glass: { reason: `${'r'.repeat(256)}…` } })
+  t.equal(written[4]!.plan_id, `${'x'.repeat(256)}…`, 'a caller-sized plan id is bounded like any caller string')
+  t.same(verifyAuditFile(path, { key: KEY }), { ok: true, records: 5 })
+  const cmd = verifyCommand(t, path)
+  t.same([cmd.code, cmd.stderr], [0, ''])
+  t.notMatch(cmd.stdout, 'warning')
+
+  // Cutting the intent out of the file is first of all a broken chain.
+  writeFileSync(path, `${lines(path).filter((_, i) => i !== 1).join('\n')}\n`)
+  t.match(verifyAuditFile(path, { key: KEY }), { ok: false, brokenLine: 2, reason: /prev_hash is not the previous record's hash/ })
+})
+
+t.test('an applied or failed outcome without its intent fails verify, even in a consistent chain', async (t) => {
+  const path = fresh()
+  const { log } = fileLog({ path })
+  await log.record(step(1, intent('p-1')), { durable: true })
+  await log.record(step(2, outcome('p-1', 'applied')))
+  await log.record(step(3, outcome('p-2', 'applied')))
+  await log.record(step(4, outcome('p-1', 'failed')), { durable: true })
+  await log.record(step(5, outcome('p-3', 'refused')))
+  const problem = 'whose intent is missing: the change was sent with no intent record before it'
+  t.same(verifyAuditFile(path, { key: KEY }), {
+    ok: false,
+    records: 5,
+    reason: `line 3: plan "p-2": outcome "applied" ${problem}`,
+    orphanOutcomes: [
+      { line: 3, plan_id: 'p-2', problem: `outcome "applied" ${problem}` },
+      { line: 4, plan_id: 'p-1', problem: `outcome "failed" ${problem}` }
+    ]
+  }, 'one intent pairs with one outcome')
+  const cmd = verifyCommand(t, path)
+  t.equal(cmd.code, 1)
+  t.equal(cmd.stdout, '')
+  t.match(cmd.stderr, `error: line 3: plan "p-2": outcome "applied" ${problem}\nerror: line 4: plan "p-1": outcome "failed" ${problem}\n`)
+
+  const early = fresh()
+  const second = fileLog({ path: early })
+  await second.log.record(step(1, outcome('p-9', 'applied')))
+  await second.log.record(step(2, intent('p-9')), { durable: true })
+  t.match(verifyAuditFile(early, { key: KEY }), { ok: false, orphanOutcomes: [{ line: 1 }], danglingIntents: [{ line: 2 }] }, 'an intent written after its outcome does not count')
+})
+
+t.test('an intent with no outcome is a warning: verify still passes', async (t) => {
+  const path = fresh()
+  const { log } = fileLog({ path })
+  await log.record(step(1, plan('p-1')))
+  await log.record(step(2, intent('p-1')), { durable: true })
+  await log.record(step(3, intent('p-2')), { durable: true })
+  await log.record(step(4, outcome('p-2', 'applied')))
+  await log.record(step(5, intent('p-1')), { durable: true })
+  t.same(verifyAuditFile(path, { key: KEY }), {
+    ok: true,
+    records: 5,
+    danglingIntents: [{ line: 2, plan_id: 'p-1', problem: DANGLING_INTENT }, { line: 5, plan_id: 'p-1', problem: DANGLING_INTENT }]
+  })
+  const cmd = verifyCommand(t, path)
+  t.same([cmd.code, cmd.stderr], [0, ''])
+  t.equal(cmd.stdout, `${path}: 5 records, chain intact, ends at its checkpoint ${path}.checkpoint (HMAC-SHA256, key ${keyFile})\n` +
+    'warning: line 2: plan "p-1": intent without outcome: the service stopped or the broker\'s answer was lost — check the broker\n' +
+    'warning: line 5: plan "p-1": intent without outcome: the service stopped or the broker\'s answer was lost — check the broker\n')
+})
+
+t.test('a durable record that cannot reach the disk returns false and is reported', async (t) => {
+  // Root ignores permissions, so the failures are ones root gets too.
+  const gone = join(dir, 'removed')
+  mkdirSync(gone)
+  const removed = fileLog({ path: join(gone, 'audit.jsonl') })
+  t.equal(await removed.log.record(step(1, intent('p-1')), { durable: true }), true)
+  rmSync(gone, { recursive: true })
+  t.equal(await removed.log.record(step(2, intent('p-2')), { durable: true }), false, 'the directory was removed')
+  t.match(removed.errors, [{ code: 'ENOENT' }])
+
+  const full = fileLog({ path: '/dev/full', checkpointPath: join(dir, 'full.checkpoint') })
+  t.equal(await full.log.record(step(1, intent('p-1')), { durable: true }), false, 'the disk is full')
+  t.match(full.errors, [{ code: 'ENOSPC' }])
+
+  // /dev/null takes writes but cannot sync them: only a durable record notices.
+  const unsyncable = fileLog({ path: '/dev/null', checkpointPath: join(dir, 'null.checkpoint') })
+  t.equal(await unsyncable.log.record(step(1, plan('p-1'))), true, 'a record that need not be durable is written')
+  t.equal(await unsyncable.log.record(step(2, intent('p-1')), { durable: true }), false, 'a durable one is not on stable storage: false')
+  t.match(unsyncable.errors, [{ code: 'EINVAL', syscall: 'fsync' }])
+})
+
+t.test('stdout: a durable record resolves after the write; a failed write returns false and the service lives on', async (t) => {
+  const script = `
+    import { AuditLog, StdoutAuditSink } from ${JSON.stringify(new URL('../lib/audit.ts', import.meta.url).href)}
+    const errors = []
+    const log = new AuditLog([new StdoutAuditSink()], { failClosedForReads: false, onError: (err) => { errors.push(err.code) } })
+    const record = ${JSON.stringify(step(1, intent('p-1')))}
+    const results = [await log.record(record, { durable: true }), await log.record(record)]
+    process.stderr.write(JSON.stringify({ results, errors }))`
+  const run = async (stdout: string): Promise<{ code: number | null, stderr: string }> => {
+    const fd = openSync(stdout, 'w')
+    try {
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', fd, 'pipe'] })
+      let stderr = ''
+      child.stderr!.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
+      return await new Promise((resolve) => child.on('close', (code) => resolve({ code, stderr })))
+    } finally {
+      closeSync(fd)
+    }
+  }
+  const file = join(dir, 'stdout.jsonl')
+  t.same(await run(file), { code: 0, stderr: JSON.stringify({ results: [true, true], errors: [] }) }, 'stdout redirected to a file')
+  t.match(lines(file).map((l) => JSON.parse(l) as AuditRecord), [{ mutation: { phase: 'intent', plan_id: 'p-1' } }, { mutation: { phase: 'intent' } }])
+  t.same(await run('/dev/full'), { code: 0, stderr: JSON.stringify({ results: [false, false], errors: ['ENOSPC', 'ENOSPC'] }) }, 'stdout on a full disk')
 })
