@@ -270,8 +270,6 @@ export interface MutationFinding {
   problem: string
 }
 
-const PHASES = new Set(['plan', 'intent', 'outcome'])
-const RESULTS = new Set(['planned', 'refused', 'confirmation_requested', 'declined', 'applied', 'failed'])
 /** Outcomes that say the change was sent to a broker: only these need the intent written before sending. */
 const SENT = new Set(['applied', 'failed'])
 export const DANGLING_INTENT = 'intent without outcome: the service stopped or the broker\'s answer was lost — check the broker'
@@ -282,12 +280,10 @@ class MutationPairing {
   /** plan_id → lines of its intents that no outcome has followed yet. */
   private readonly open = new Map<string, number[]>()
 
+  /** Other phases (plans, approvals) and outcomes without a plan (a token that did not open) pair with nothing. */
   see (line: number, mutation: unknown): void {
     const { phase, plan_id: planId, result } = (mutation ?? {}) as Record<string, unknown>
-    if (!PHASES.has(phase as string) || typeof planId !== 'string' || (result !== undefined && !RESULTS.has(result as string))) {
-      this.orphans.push({ line, plan_id: typeof planId === 'string' ? planId : '', problem: 'its mutation field is not one the service writes (phase, plan_id, result)' })
-      return
-    }
+    if (typeof planId !== 'string') return
     if (phase === 'intent') {
       this.open.set(planId, [...(this.open.get(planId) ?? []), line])
     } else if (phase === 'outcome') {
@@ -295,7 +291,7 @@ class MutationPairing {
       if (intents !== undefined) {
         if (intents.length === 1) this.open.delete(planId)
         else intents.shift()
-      } else if (result === undefined || SENT.has(result as string)) {
+      } else if (SENT.has(result as string)) {
         this.orphans.push({ line, plan_id: planId, problem: `outcome "${String(result ?? 'unknown')}" whose intent is missing: the change was sent with no intent record before it` })
       }
     }
@@ -611,20 +607,9 @@ export function boundedText (text: string): string {
   return text.length > ARGUMENT_LIMITS.stringChars ? `${text.slice(0, ARGUMENT_LIMITS.stringChars)}…` : text
 }
 
-/** The mutation fields as a record keeps them: the caller's strings bounded, its answers redacted like arguments. */
-function boundedMutation (m: MutationAuditFields): MutationAuditFields {
-  return {
-    phase: m.phase,
-    plan_id: boundedText(m.plan_id),
-    ...(m.result !== undefined ? { result: m.result } : {}),
-    resource: boundedText(m.resource),
-    env: boundedText(m.env),
-    ...(m.before_sha256 !== undefined ? { before_sha256: boundedText(m.before_sha256) } : {}),
-    ...(m.broker_answer !== undefined ? { broker_answer: redact(m.broker_answer) } : {}),
-    ...(m.confirmation !== undefined ? { confirmation: redact(m.confirmation) } : {}),
-    ...(m.approval !== undefined ? { approval: redact(m.approval) } : {}),
-    ...(m.break_glass !== undefined ? { break_glass: { reason: boundedText(m.break_glass.reason) } } : {})
-  }
+/** The mutation fields as a record keeps them: strings bounded like the caller's, everything else redacted like arguments. */
+function boundedMutation (fields: MutationAuditFields): MutationAuditFields {
+  return Object.fromEntries(Object.entries(fields).map(([key, value]) => [key, typeof value === 'string' ? boundedText(value) : redact(value)])) as unknown as MutationAuditFields
 }
 
 function bounded (value: unknown, depth: number, budget: { entries: number, bytes: number }): unknown {

@@ -373,13 +373,19 @@ t.test('plan, intent and outcome records: the fields as written, and verify pass
   // Refused before anything was sent: an outcome with no intent is what the service writes then.
   t.equal(await log.record(step(4, outcome('p-2', 'refused'))), true)
   t.equal(await log.record(step(5, { ...outcome('p-3', 'declined'), plan_id: 'x'.repeat(10_000), confirmation: { action: 'decline' } })), true)
+  // Fields and phases beyond these are the service's to add: kept, bounded, paired with nothing.
+  const approval = { phase: 'approval', plan_id: 'p-1', result: 'approved', resource: 'topic:orders', env: 'prod', comment: 'c'.repeat(300) }
+  t.equal(await log.record(step(6, approval as unknown as MutationAuditFields)), true)
+  const unopened = { phase: 'outcome', result: 'refused', resource: 'topic:orders', env: 'prod', reason: 'the plan token is not sealed by this service' }
+  t.equal(await log.record(step(7, unopened as unknown as MutationAuditFields)), true)
   t.same(errors, [])
 
   const written = lines(path).map((l) => (JSON.parse(l) as AuditRecord).mutation)
   t.same(written[1], intent('p-1'))
   t.same(written[2], { phase: 'outcome', plan_id: 'p-1', result: 'applied', resource: 'topic:orders', env: 'prod', broker_answer: { error_code: 0 }, approval: { by: 'oidc:https://idp|bob', plan_token: '[redacted]' }, break_glass: { reason: `${'r'.repeat(256)}…` } })
   t.equal(written[4]!.plan_id, `${'x'.repeat(256)}…`, 'a caller-sized plan id is bounded like any caller string')
-  t.same(verifyAuditFile(path, { key: KEY }), { ok: true, records: 5 })
+  t.same(written.slice(5), [{ ...approval, comment: `${'c'.repeat(256)}…` }, unopened])
+  t.same(verifyAuditFile(path, { key: KEY }), { ok: true, records: 7 })
   const cmd = verifyCommand(t, path)
   t.same([cmd.code, cmd.stderr], [0, ''])
   t.notMatch(cmd.stdout, 'warning')
