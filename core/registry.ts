@@ -1,5 +1,5 @@
 import type { TSchema } from 'typebox'
-import { boundedText, digestArguments, redact, type AuditLog, type AuditRecord } from '../lib/audit.ts'
+import { boundedText, digestArguments, redact, type AuditLog, type AuditRecord, type MutationAuditFields } from '../lib/audit.ts'
 import type { Decision, PolicyStore } from '../lib/auth/policy.ts'
 import type { Principal } from '../lib/auth/principal.ts'
 import { AuditUnavailableError, CannotAskUserError, ForbiddenError, InsufficientScopeError, InternalError, InvalidInputError, ResponseTooLargeError, ToolDefinitionError, UnknownToolError, UserInputRequiredError } from '../lib/errors.ts'
@@ -178,7 +178,7 @@ export class ToolRegistry {
       ...(outcome.ok ? {} : { error_code: outcome.error.code }),
       duration_ms: Math.round(durationMs * 1000) / 1000,
       diff: note.diff ?? null,
-      ...(note.mutation !== undefined ? { mutation: note.mutation } : {})
+      ...(note.mutation !== undefined ? { mutation: note.mutation as unknown as MutationAuditFields } : {})
     }
     return await audit.record(record)
   }
