@@ -186,3 +186,78 @@ t.test('the etcd password over plain http:// fails the install unless allowed', 
   t.notOk(tlsEnv.includes('KAFSCALE_MCP_ETCD_CERT_FILE') || tlsEnv.includes('KAFSCALE_MCP_ETCD_KEY_FILE'), 'no client certificate when its keys are ""')
   t.same(tlsDeployment.spec.template.spec.volumes.find((v: any) => v.name === 'etcd-tls').secret.items, [{ key: 'ca.crt', path: 'ca.crt' }])
 })
+
+// ---- mutations ----
+
+const MUTATION_ENV = ['KAFSCALE_MCP_MUTATIONS', 'KAFSCALE_MCP_PLAN_KEY_FILE', 'KAFSCALE_MCP_KAFKA_BOOTSTRAP', 'KAFSCALE_MCP_KAFKA_CLIENT_ID', 'KAFSCALE_MCP_CONFIRM_TOOLS', 'KAFSCALE_MCP_APPROVAL_TOOLS']
+const egressPorts = (manifests: Manifest[]): number[] => manifests.find((m) => m.kind === 'NetworkPolicy')!.spec.egress.flatMap((rule: any) => rule.ports.map((p: any) => p.port))
+
+t.test('by default no mutation setting reaches the pod', async (t) => {
+  for (const values of ['kafscale-docs-values.yaml', 'full-values.yaml']) {
+    const manifests = await render(['-f', fixture(values)])
+    const deployment = manifests.find((m) => m.kind === 'Deployment')!
+    const names = envOf(deployment).map((e) => e.name)
+    t.same(names.filter((name) => MUTATION_ENV.includes(name)), [], `${values}: no mutation env`)
+    t.ok(names.includes('KAFSCALE_MCP_BROKER_CONTROL_PORT'), `${values}: the control-plane port, which the read tool broker_status uses too`)
+    t.notOk(deployment.spec.template.spec.volumes.some((v: any) => v.name === 'plan-key'), `${values}: no plan key volume`)
+    t.notOk(egressPorts(manifests).includes(9092), `${values}: no egress to the brokers' Kafka port`)
+  }
+  const ignored = await render(['-f', fixture('full-values.yaml'), '--set', 'mcp.mutations.planKey.existingSecret=plan-key', '--set', 'mcp.mutations.kafkaClientId=mcp-admin'])
+  t.same(envOf(ignored.find((m) => m.kind === 'Deployment')!).map((e) => e.name).filter((name) => MUTATION_ENV.includes(name)), [], 'mutation values without enabled: still nothing')
+})
+
+t.test('mutations enabled with OIDC and a plan key Secret: the env and the volume the service needs', async (t) => {
+  const manifests = await render(['-f', fixture('full-values.yaml'),
+    '--set', 'mcp.mutations.enabled=true', '--set', 'mcp.mutations.planKey.existingSecret=mcp-plan-key', '--set', 'mcp.mutations.planKey.key=seal',
+    '--set', 'mcp.mutations.kafkaBootstrap={broker-0.kafscale:9092,broker-1.kafscale:9092}', '--set', 'mcp.mutations.kafkaClientId=kafscale-mcp-admin',
+    '--set', 'mcp.mutations.confirmTools={delete_topic,delete_group}', '--set', 'mcp.mutations.approvalTools={delete_topic}', '--set', 'mcp.brokerControl.port=19095'])
+  validateAll(t, manifests)
+  const deployment = manifests.find((m) => m.kind === 'Deployment')!
+  checkRestricted(t, deployment)
+  const env = Object.fromEntries(envOf(deployment).map((e) => [e.name, e.value ?? e.valueFrom]))
+  t.match(env, {
+    KAFSCALE_MCP_MUTATIONS: 'true',
+    KAFSCALE_MCP_PLAN_KEY_FILE: '/var/run/secrets/kafscale-mcp/plan-key/seal',
+    KAFSCALE_MCP_KAFKA_BOOTSTRAP: 'broker-0.kafscale:9092,broker-1.kafscale:9092',
+    KAFSCALE_MCP_KAFKA_CLIENT_ID: 'kafscale-mcp-admin',
+    KAFSCALE_MCP_CONFIRM_TOOLS: 'delete_topic,delete_group',
+    KAFSCALE_MCP_APPROVAL_TOOLS: 'delete_topic',
+    KAFSCALE_MCP_BROKER_CONTROL_PORT: '19095',
+    KAFSCALE_ENV: 'prod'
+  })
+  const pod = deployment.spec.template.spec
+  t.same(pod.volumes.find((v: any) => v.name === 'plan-key'), { name: 'plan-key', secret: { secretName: 'mcp-plan-key', items: [{ key: 'seal', path: 'seal' }] } })
+  t.same(pod.containers[0].volumeMounts.find((m: any) => m.name === 'plan-key'), { name: 'plan-key', mountPath: '/var/run/secrets/kafscale-mcp/plan-key', readOnly: true })
+  t.ok(egressPorts(manifests).includes(9092) && egressPorts(manifests).includes(19095), 'egress to the Kafka port and the control plane')
+
+  // The service's own loader accepts this env and turns mutations on with it (the mounted files stand in a directory here).
+  const dir = mkdtempSync(join(tmpdir(), 'chart-env-'))
+  const mounted = (value: string): string => {
+    if (!value.startsWith('/var/run/secrets/kafscale-mcp/')) return value
+    const file = join(dir, value.split('/').at(-1)!)
+    writeFileSync(file, 'k'.repeat(48))
+    return file
+  }
+  const plain = Object.fromEntries(envOf(deployment).filter((e) => e.value !== undefined).map((e) => [e.name, mounted(e.value!)]))
+  t.match(loadConfig([], plain), {
+    authMode: 'oidc',
+    mutations: { kafkaBootstrap: ['broker-0.kafscale:9092', 'broker-1.kafscale:9092'], kafkaClientId: 'kafscale-mcp-admin', planKeyFile: join(dir, 'seal'), confirmTools: ['delete_topic', 'delete_group'], approvalTools: ['delete_topic'] }
+  })
+})
+
+t.test('mutations enabled without what they need: the install fails saying what to set', async (t) => {
+  const fails = async (args: string[], message: string, why: string): Promise<void> => {
+    const { code, stderr } = await helm(['template', 'kafscale', CHART, '--kube-version', '1.31.0', ...args])
+    t.not(code, 0, why)
+    t.match(stderr, message, why)
+  }
+  await fails(['-f', fixture('kafscale-docs-values.yaml'), '--set', 'mcp.mutations.enabled=true'],
+    'mcp.mutations: the mutation tools need OIDC authentication, and auth is "static": the service refuses to start with mutations on a static token or no authentication. Set mcp.auth.oidc.issuer', 'a static token')
+  await fails(['--set', 'mcp.enabled=true', '--set', 'mcp.auth.insecureNoAuth=true', '--set', 'mcp.mutations.enabled=true'], 'the mutation tools need OIDC authentication, and auth is "none"', 'no authentication')
+  const oidc = ['--set', 'mcp.enabled=true', '--set', 'mcp.auth.oidc.issuer=https://idp.example.com', '--set', 'mcp.auth.oidc.resourceUrl=https://mcp.example.com/mcp', '--set', 'mcp.mutations.enabled=true']
+  await fails([...oidc, '--set', 'mcp.audit.stdout=false'], 'mcp.mutations: the mutation tools need an audit sink (every apply writes its intent record before the change is sent): set mcp.audit.stdout=true or mcp.audit.file.', 'no audit sink')
+  await fails([...oidc, '--set', 'mcp.replicaCount=3'], 'mcp.mutations.planKey.existingSecret: with 3 replicas every replica must verify the plans the others seal', 'replicas without a shared plan key')
+  const single = await render([...oidc, '--set', 'mcp.audit.stdout=false', '--set', 'mcp.audit.file=/var/log/kafscale-mcp/audit.jsonl', '--set', 'mcp.audit.persistentVolumeClaim=mcp-audit'])
+  const env = envOf(single.find((m) => m.kind === 'Deployment')!).map((e) => e.name)
+  t.ok(env.includes('KAFSCALE_MCP_MUTATIONS') && !env.includes('KAFSCALE_MCP_PLAN_KEY_FILE'), 'one replica, the audit file as the only sink, no plan key: renders (the pod draws its own key)')
+})
