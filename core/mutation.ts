@@ -236,7 +236,7 @@ export class MutationService<Deps> {
         ctx.noteAudit({ diff: { before: plan.before, after: plan.after } })
         if (beforeSha !== claims.before_sha256) throw new StateChangedError(resource, 'the state read now differs from the planned before-state')
         if (plan.findings.some((f) => f.level === 'error')) throw new PlanBlockedError(errorsOf(plan))
-        const fence = this.passFences(spec, plan, claims, token, input, ctx)
+        const fence = this.passFences(spec, plan, claims, token, input, ctx, note)
         Object.assign(note, fence.audit)
         // The intent is on disk before the broker hears of the change; without it, nothing is sent.
         const intent = { ...note, phase: 'intent' }
@@ -311,7 +311,7 @@ export class MutationService<Deps> {
   }
 
   /** The prod fence, the tool's approval rule and the human's yes; what passed them goes to the audit. */
-  private passFences (spec: MutationSpec<any, any, Deps>, plan: Plan, claims: PlanClaims, token: string, input: Record<string, unknown>, ctx: ToolContext): { audit: Record<string, unknown>, result: { confirmed_by?: string, break_glass?: boolean } } {
+  private passFences (spec: MutationSpec<any, any, Deps>, plan: Plan, claims: PlanClaims, token: string, input: Record<string, unknown>, ctx: ToolContext, note: Record<string, unknown>): { audit: Record<string, unknown>, result: { confirmed_by?: string, break_glass?: boolean } } {
     const { fences } = this.options
     const audit: Record<string, unknown> = {}
     const result: { confirmed_by?: string, break_glass?: boolean } = {}
@@ -334,7 +334,7 @@ export class MutationService<Deps> {
       this.options.log.warn({ tool: spec.name, principal: ctx.caller.principal.id, plan_id: claims.id, reason }, 'BREAK-GLASS: applying without an approval')
     }
     if (fences.confirmTools.has(spec.name) && approver === undefined) {
-      this.confirmWithUser(spec, plan, claims, ctx)
+      this.confirmWithUser(spec, plan, claims, ctx, note)
       audit.confirmation = { by: 'client-user', answer: 'accept' }
       result.confirmed_by = 'user'
     }
@@ -342,17 +342,19 @@ export class MutationService<Deps> {
   }
 
   /** A human's yes through the client: asks (the client calls again with the answer), or refuses where it cannot. */
-  private confirmWithUser (spec: MutationSpec<any, any, Deps>, plan: Plan, claims: PlanClaims, ctx: ToolContext): void {
+  /** `note` is the outcome record's mutation part: a refusal's answer is kept there. */
+  private confirmWithUser (spec: MutationSpec<any, any, Deps>, plan: Plan, claims: PlanClaims, ctx: ToolContext, note: Record<string, unknown>): void {
     const { interaction } = ctx
     const state = interaction.state === undefined ? undefined : this.options.sealer.open('confirmation', interaction.state)
     const forThisPlan = state !== undefined && 'payload' in state && state.payload.plan_id === claims.id
     const answer = forThisPlan ? answerOf(interaction, CONFIRM_KEY) : undefined
     if (answer !== undefined) {
       if (answer.action === 'accept' && answer.content.confirm === true) return
-      ctx.noteAudit({ mutation: { confirmation: { by: 'client-user', answer: answer.action === 'accept' ? 'no' : answer.action } } })
+      note.confirmation = { by: 'client-user', answer: answer.action === 'accept' ? 'no' : answer.action }
       throw new DeclinedError(`${spec.name} of ${spec.resource(claims.args)}`)
     }
     if (!interaction.canAsk) throw new ConfirmationRequiredError(`${spec.name} of ${spec.resource(claims.args)}`)
+    note.confirmation = { by: 'client-user', answer: 'asked' }
     throw new UserInputRequired({
       key: CONFIRM_KEY,
       message: questionText(spec, plan),
