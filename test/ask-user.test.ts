@@ -55,13 +55,18 @@ function transportFor (route: Route, audit: string): Transport {
   })
 }
 
-async function connect (t: Test, route: Route, options: { elicitation: boolean, answer?: UserAnswer, audit?: string }): Promise<AskingClient> {
+/**
+ * `elicitation`: the modes the client declares; none is no elicitation capability, 'bare' is
+ * `elicitation: {}` as 2025-06-18 clients declare it (form, before modes existed).
+ */
+async function connect (t: Test, route: Route, options: { elicitation: Array<'form' | 'url'> | 'bare', answer?: UserAnswer, audit?: string }): Promise<AskingClient> {
   const asked: unknown[] = []
+  const modes = options.elicitation === 'bare' ? [] : options.elicitation
   const client = new Client({ name: 'ask-user-tests', version: '1.0.0' }, {
-    capabilities: options.elicitation ? { elicitation: { form: {} } } : {},
+    capabilities: options.elicitation === 'bare' || modes.length > 0 ? { elicitation: Object.fromEntries(modes.map((mode) => [mode, {}])) } : {},
     ...(route.startsWith('modern') ? { versionNegotiation: { mode: { pin: '2026-07-28' } } } : {})
   })
-  if (options.elicitation) {
+  if (options.elicitation.length > 0) {
     client.setRequestHandler('elicitation/create', async (request) => {
       asked.push(request.params)
       return options.answer ?? { action: 'cancel' }
@@ -98,7 +103,7 @@ t.test('2026-07-28 over /mcp: the SDK client asks its user and calls again with 
     [{ action: 'decline' }, 'decline'],
     [{ action: 'cancel' }, 'cancel']
   ] as Array<[UserAnswer, string]>) {
-    const { client, asked } = await connect(t, 'modern /mcp', { elicitation: true, answer })
+    const { client, asked } = await connect(t, 'modern /mcp', { elicitation: ['form'], answer })
     const { result, records } = await callProbe(client, auditPath)
     t.equal(result.isError, undefined, `${expected}: a complete result`)
     t.same(result.structuredContent, { answer: expected }, `${expected}: the tool saw what the user answered`)
@@ -106,10 +111,16 @@ t.test('2026-07-28 over /mcp: the SDK client asks its user and calls again with 
     t.equal(asked.length, 1)
     checkAskedAndAnswered(t, records, 'mcp')
   }
+  const bare = await connect(t, 'modern /mcp', { elicitation: 'bare', answer: { action: 'accept', content: { proceed: true } } })
+  t.same((await callProbe(bare.client, auditPath)).result.structuredContent, { answer: 'yes' }, 'a bare elicitation capability is form mode')
 })
 
-t.test('2026-07-28 without the elicitation capability: the tool sees it cannot ask', async (t) => {
-  const { client } = await connect(t, 'modern /mcp', { elicitation: false })
+t.test('2026-07-28 without form elicitation: the tool sees it cannot ask', async (t) => {
+  const urlOnly = await connect(t, 'modern /mcp', { elicitation: ['url'] })
+  const refused = await callProbe(urlOnly.client, auditPath)
+  t.same(refused.result._meta?.[ERROR_META_KEY], { code: 'ASK_PROBE_CANNOT_ASK', statusCode: 403 }, 'a client that only opens URLs cannot answer a form')
+  t.same(urlOnly.asked, [])
+  const { client } = await connect(t, 'modern /mcp', { elicitation: [] })
   const { result, records } = await callProbe(client, auditPath)
   t.equal(result.isError, true)
   t.same(result._meta?.[ERROR_META_KEY], { code: 'ASK_PROBE_CANNOT_ASK', statusCode: 403 }, 'the tool refused in its own words')
@@ -122,7 +133,7 @@ t.test('2026-07-28 without the elicitation capability: the tool sees it cannot a
 t.test('2025 era over stateless /mcp: no way back for an answer, so the tool cannot ask, and nothing waits', async (t) => {
   // The client declared elicitation at initialize, but each request meets a fresh server instance:
   // an elicitation/create sent from there could never be answered.
-  const { client, asked } = await connect(t, 'legacy /mcp', { elicitation: true, answer: { action: 'accept', content: { proceed: true } } })
+  const { client, asked } = await connect(t, 'legacy /mcp', { elicitation: ['form'], answer: { action: 'accept', content: { proceed: true } } })
   const { result, records } = await callProbe(client, auditPath)
   t.same(result._meta?.[ERROR_META_KEY], { code: 'ASK_PROBE_CANNOT_ASK', statusCode: 403 })
   t.match(records, [{ transport: 'mcp', outcome: 'error', error_code: 'ASK_PROBE_CANNOT_ASK' }])
@@ -139,14 +150,14 @@ t.test('2025 era over HTTP+SSE (a session): the SDK shim sends elicitation/creat
     [{ action: 'accept', content: { proceed: true } }, 'yes'],
     [{ action: 'decline' }, 'decline']
   ] as Array<[UserAnswer, string]>) {
-    const { client, asked } = await connect(t, 'legacy /sse', { elicitation: true, answer })
+    const { client, asked } = await connect(t, 'legacy /sse', { elicitation: 'bare', answer })
     const { result, records } = await callProbe(client, auditPath)
     t.same(result.structuredContent, { answer: expected }, `${expected}: the tool saw what the user answered`)
     t.match(asked, [QUESTION])
     t.equal(asked.length, 1)
     checkAskedAndAnswered(t, records, 'mcp')
   }
-  const { client, asked } = await connect(t, 'legacy /sse', { elicitation: false })
+  const { client, asked } = await connect(t, 'legacy /sse', { elicitation: [] })
   const { result } = await callProbe(client, auditPath)
   t.same(result._meta?.[ERROR_META_KEY], { code: 'ASK_PROBE_CANNOT_ASK', statusCode: 403 }, 'a session client that did not declare elicitation: the tool cannot ask')
   t.same(asked, [])
@@ -155,7 +166,7 @@ t.test('2025 era over HTTP+SSE (a session): the SDK shim sends elicitation/creat
 for (const route of ['legacy stdio', 'modern stdio'] as const) {
   t.test(`${route}: the user is asked over the process's pipes`, async (t) => {
     const audit = join(dir, `${route.replace(' ', '-')}.jsonl`)
-    const { client, asked } = await connect(t, route, { elicitation: true, answer: { action: 'accept', content: { proceed: true } }, audit })
+    const { client, asked } = await connect(t, route, { elicitation: ['form'], answer: { action: 'accept', content: { proceed: true } }, audit })
     const { result, records } = await callProbe(client, audit)
     t.same(result.structuredContent, { answer: 'yes' })
     t.match(asked, [QUESTION])
