@@ -3,6 +3,8 @@
 export { defineTool, observedAt, READ_ONLY } from './core/tool.ts'
 export type { BrokerMetricsReader, Caller, DataSources, MetadataReader, OperatorMetricsReader, ToolAnnotations, ToolContext, ToolDefinition, ToolLogger } from './core/tool.ts'
 export { toolError } from './core/tool-error.ts'
+export { answerOf, UserInputRequired } from './core/ask.ts'
+export type { Interaction, Question, QuestionSchema, UserAnswer } from './core/ask.ts'
 export { encodeCursor, paginate, pagedOutput, withPrefix } from './core/paging.ts'
 export type { Page, PageRequest } from './core/paging.ts'
 export { failureReply } from './core/http-errors.ts'

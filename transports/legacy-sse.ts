@@ -64,7 +64,8 @@ export default async function legacySse (app: FastifyInstance, options: LegacySs
     const id = randomUUID()
     const caller: Caller = { ...requestCaller(request, 'mcp'), requestId: `sse-${id}` }
     const transport = new SseSessionTransport(reply)
-    const server = buildMcpServer(app.tools, options.version, caller)
+    // Protocol 2024-11-05 on a stream that lives as long as the session: elicitation can come back on it.
+    const server = buildMcpServer(app.tools, options.version, caller, { era: 'legacy', session: true })
     sessions.set(id, { transport, server, principalId: caller.principal.id })
     reply.sse.onClose(() => {
       sessions.delete(id)

@@ -1,4 +1,4 @@
-import { McpServer, ProtocolError, ProtocolErrorCode, Server, type CallToolResult, type Implementation, type JSONRPCRequest, type McpServerOptions, type Result, type ServerContext } from '@modelcontextprotocol/server'
+import { McpServer, ProtocolError, ProtocolErrorCode, Server, type CallToolResult, type Implementation, type InputRequiredResult, type JSONRPCRequest, type McpServerOptions, type Result, type ServerContext } from '@modelcontextprotocol/server'
 
 type RequestHandler = (request: JSONRPCRequest, ctx: ServerContext) => Promise<Result>
 
@@ -7,7 +7,7 @@ export interface ToolCallRouting {
   /** Whether this server registered the tool (the caller may see it). */
   serves: (name: string) => boolean
   /** Answers a call of a name the server did not register, which the SDK would refuse unseen. */
-  callUnserved: (name: string, args: unknown, ctx: ServerContext) => Promise<CallToolResult>
+  callUnserved: (name: string, args: unknown, ctx: ServerContext) => Promise<CallToolResult | InputRequiredResult>
 }
 
 /**

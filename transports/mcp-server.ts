@@ -1,10 +1,11 @@
-import { ProtocolError, ProtocolErrorCode, ResourceNotFoundError, ResourceTemplate, type CallToolResult, type McpServer, type StandardSchemaWithJSON } from '@modelcontextprotocol/server'
+import { CLIENT_CAPABILITIES_META_KEY, inputRequired, ProtocolError, ProtocolErrorCode, ResourceNotFoundError, ResourceTemplate, type CallToolResult, type ClientCapabilities, type ElicitRequestFormParams, type InputRequiredResult, type McpServer, type ServerContext, type StandardSchemaWithJSON } from '@modelcontextprotocol/server'
 import { Type } from 'typebox'
 import { compileSchema } from '../lib/schema.ts'
 import { GroupId } from '../schemas/common.ts'
 import type { TSchema } from 'typebox'
 import { isVisible, type RegisteredTool, type ToolFailure, type ToolOutcome, type ToolRegistry } from '../core/registry.ts'
 import { createMcpServer } from './mcp-protocol.ts'
+import type { Interaction } from '../core/ask.ts'
 import type { Caller } from '../core/tool.ts'
 
 export const SERVER_NAME = 'kafscale-mcp'
@@ -34,11 +35,17 @@ function forSdk (schema: TSchema): StandardSchemaWithJSON {
   return wrapped
 }
 
-export function toCallToolResult (outcome: ToolOutcome): CallToolResult {
+/** A tool's outcome as MCP's answer: its result, its error, or its question for the user (the client asks, then calls again). */
+export function toCallToolResult (outcome: ToolOutcome): CallToolResult | InputRequiredResult {
   if (outcome.ok) {
     return { content: [{ type: 'text', text: outcome.json }], structuredContent: outcome.output }
   }
-  const { code, statusCode, message } = outcome.error
+  const { code, statusCode, message, question } = outcome.error
+  if (question !== undefined) {
+    // A QuestionSchema is MCP's restricted form schema; the SDK types it as one union per primitive.
+    const ask = inputRequired.elicit({ message: question.message, requestedSchema: question.requestedSchema as ElicitRequestFormParams['requestedSchema'] })
+    return inputRequired({ inputRequests: { [question.key]: ask }, requestState: question.state })
+  }
   return { isError: true, content: [{ type: 'text', text: message }], _meta: { [ERROR_META_KEY]: { code, statusCode } } }
 }
 
@@ -56,7 +63,48 @@ function validatedForSdk (schema: TSchema): StandardSchemaWithJSON {
   }
 }
 
-function register (server: McpServer, registry: ToolRegistry, tool: RegisteredTool, caller: Caller): void {
+/**
+ * How a server instance's connection carries a question to the client's user and the answer
+ * back. The SDK names the era when it asks for an instance (its factory's `era`) and keeps it
+ * for the instance's life; `session` is ours to say: whether the connection outlives a request.
+ */
+export interface Conversation {
+  era: 'modern' | 'legacy'
+  /** stdio and HTTP+SSE hold one connection; stateless /mcp answers each request on a fresh instance. */
+  session: boolean
+}
+
+/**
+ * Whether this request's client can put a question to its user and come back with the answer.
+ * 2026-07-28: the client answers an input_required result and calls again, on any transport, if
+ * the request's own envelope declares form elicitation (the SDK refuses to send one otherwise).
+ * 2025 era: the SDK's legacy shim sends a real elicitation/create and re-enters the handler,
+ * which can only be answered on a session whose client declared elicitation at initialize. A
+ * stateless 2025-era request has no way back: the question would never be answered.
+ */
+function interactionOf (server: McpServer, conversation: Conversation, ctx: ServerContext): Interaction {
+  const declared = conversation.era === 'modern'
+    ? (ctx.mcpReq.envelope as Record<string, unknown> | undefined)?.[CLIENT_CAPABILITIES_META_KEY] as ClientCapabilities | undefined
+    // The initialize-declared capabilities: on a 2025-era connection this accessor is where they are.
+    : conversation.session ? server.server.getClientCapabilities() : undefined
+  const state = ctx.mcpReq.requestState()
+  return {
+    canAsk: declaresFormElicitation(declared),
+    ...(ctx.mcpReq.inputResponses !== undefined ? { responses: ctx.mcpReq.inputResponses } : {}),
+    ...(typeof state === 'string' ? { state } : {})
+  }
+}
+
+/** Form elicitation, or a bare `elicitation: {}`, which meant form before modes existed (2025-06-18). */
+function declaresFormElicitation (capabilities: ClientCapabilities | undefined): boolean {
+  const elicitation = capabilities?.elicitation as Record<string, unknown> | undefined
+  if (elicitation === null || typeof elicitation !== 'object') return false
+  return elicitation.form !== undefined || elicitation.url === undefined
+}
+
+type Ask = (ctx: ServerContext) => Interaction
+
+function register (server: McpServer, registry: ToolRegistry, tool: RegisteredTool, caller: Caller, ask: Ask): void {
   const { definition } = tool
   const config = {
     scopeChallenge: async ({ request }: { request: { id: string | number, params?: Record<string, unknown> } }) => await scopeChallenge(registry, tool, perCall(caller, request.id), request.params?.arguments),
@@ -66,8 +114,8 @@ function register (server: McpServer, registry: ToolRegistry, tool: RegisteredTo
     annotations: { ...definition.annotations, ...(definition.title !== undefined ? { title: definition.title } : {}) },
     ...(definition.title !== undefined ? { title: definition.title } : {})
   }
-  server.registerTool(definition.name, config, async (args: unknown, ctx: { mcpReq: { id: string | number, signal: AbortSignal } }) =>
-    toCallToolResult(await registry.call(definition.name, args, { caller: perCall(caller, ctx.mcpReq.id), signal: ctx.mcpReq.signal })))
+  server.registerTool(definition.name, config, async (args: unknown, ctx: ServerContext) =>
+    toCallToolResult(await registry.call(definition.name, args, { caller: perCall(caller, ctx.mcpReq.id), signal: ctx.mcpReq.signal, interaction: ask(ctx) })))
 }
 
 /**
@@ -90,10 +138,10 @@ async function scopeChallenge (registry: ToolRegistry, tool: RegisteredTool, cal
  * audits it; the answer stays what MCP prescribes for an unknown tool, a JSON-RPC -32602, worded
  * as over REST. A tool granted since this server was built (policy reload) is simply answered.
  */
-async function callUnserved (registry: ToolRegistry, caller: Caller, name: string, args: unknown, signal: AbortSignal): Promise<CallToolResult> {
+async function callUnserved (registry: ToolRegistry, caller: Caller, name: string, args: unknown, ctx: ServerContext, ask: Ask): Promise<CallToolResult | InputRequiredResult> {
   const tool = registry.get(name)
   const refused = tool === undefined || !registry.decide(caller.principal, tool).allowed
-  const outcome = await registry.call(name, args, { caller, signal })
+  const outcome = await registry.call(name, args, { caller, signal: ctx.mcpReq.signal, interaction: ask(ctx) })
   if (outcome.ok || !refused) return toCallToolResult(outcome)
   throw new ProtocolError(ProtocolErrorCode.InvalidParams, outcome.error.message, errorData(outcome.error))
 }
@@ -223,19 +271,25 @@ function registerPrompts (server: McpServer, visible: Set<string>): void {
   }
 }
 
-/** A fresh MCP server with the tools this caller may see: the SDK asks for one per request (stateless). */
-export function buildMcpServer (registry: ToolRegistry, version: string, caller: Caller): McpServer {
+/** A fresh MCP server with the tools this caller may see: the SDK asks for one per request (stateless) or per connection. */
+export function buildMcpServer (registry: ToolRegistry, version: string, caller: Caller, conversation: Conversation): McpServer {
   const served = new Set<string>()
-  const server = createMcpServer({ name: SERVER_NAME, version }, { instructions: INSTRUCTIONS }, {
+  const server: McpServer = createMcpServer({ name: SERVER_NAME, version }, {
+    instructions: INSTRUCTIONS,
+    // The shim's elicitation/create can only be answered on a session; without one it would be
+    // a question nobody receives. (interactionOf never asks there; this keeps it so.)
+    inputRequired: { legacyShim: conversation.session }
+  }, {
     serves: (name) => served.has(name),
-    callUnserved: async (name, args, ctx) => await callUnserved(registry, perCall(caller, ctx.mcpReq.id), name, args, ctx.mcpReq.signal)
+    callUnserved: async (name, args, ctx) => await callUnserved(registry, perCall(caller, ctx.mcpReq.id), name, args, ctx, ask)
   })
+  const ask: Ask = (ctx) => interactionOf(server, conversation, ctx)
   // One policy decision per tool and request: what to list and what to serve.
   const callable = new Set<string>()
   for (const tool of registry.list()) {
     const decision = registry.decide(caller.principal, tool)
     if (!isVisible(decision)) continue
-    register(server, registry, tool, caller)
+    register(server, registry, tool, caller, ask)
     served.add(tool.definition.name)
     if (decision.allowed) callable.add(tool.definition.name)
   }

@@ -23,7 +23,8 @@ export default async function mcp (app: FastifyInstance, options: McpPluginOptio
   assertGated(app, 'mcp')
   assertOptions('kafscale-mcp', [problemOf('bodyLimit', options.bodyLimit, wholeNumber(1024))])
   const handler = createMcpHandler(
-    ({ authInfo }) => buildMcpServer(app.tools, options.version, callerOf(authInfo)),
+    // Stateless in both eras: a 2025-era request's instance lives for that request alone.
+    ({ authInfo, era }) => buildMcpServer(app.tools, options.version, callerOf(authInfo), { era, session: false }),
     {
       maxRequestBodySize: options.bodyLimit,
       onerror: (err) => { app.log.debug({ err: err.message }, 'mcp request rejected') }
