@@ -99,7 +99,6 @@ export interface NewTopic {
 
 const DEFAULT_CLIENT_ID = 'kafscale-mcp'
 const DEFAULT_TIMEOUT_MS = 10_000
-const INCREMENTAL_ALTER_CONFIGS = 44
 const NO_TOPIC_ID = '00000000-0000-0000-0000-000000000000'
 
 const CONFIG_SOURCES: Record<number, ConfigSource> = {
@@ -368,14 +367,22 @@ export class KafkaAdmin {
     })
   }
 
-  /** The flavor, asked once per client (a failed ask is asked again): error texts depend on it. */
+  /**
+   * The flavor, asked once per client (a failed ask is asked again): error texts depend on it.
+   * Asked through kGetApi, which fetches ApiVersions once and keeps them for every later call.
+   */
   async #loadFlavor (): Promise<BrokerFlavor> {
-    this.#flavor ??= this.#admin.listApis().then((apis) => {
-      this.#knownFlavor = apis.some((api) => api.apiKey === INCREMENTAL_ALTER_CONFIGS) ? 'kafka' : 'kafscale'
-      return this.#knownFlavor
+    this.#flavor ??= new Promise((resolve, reject) => {
+      this.#admin[kGetApi]('IncrementalAlterConfigs', (err) => {
+        if (err === null) resolve('kafka')
+        // "No usable implementation" (the API is there, at versions this client lacks) carries the range.
+        else if ((err as { code?: string }).code === 'PLT_KFK_UNSUPPORTED_API' && !('maxVersion' in err)) resolve('kafscale')
+        else reject(err)
+      })
     })
     try {
-      return await this.#flavor
+      this.#knownFlavor = await this.#flavor
+      return this.#knownFlavor
     } catch (err) {
       this.#flavor = undefined
       throw err

@@ -12,6 +12,10 @@ export interface KafkaPeer {
   bootstrap: string
   /** A plain @platformatic/kafka Admin on this broker, to set up and check state without the code under test; closed by stop(). */
   admin: () => Admin
+  /** Freezes the JVM (SIGSTOP): connections stay open and nothing answers, as with a hung host. */
+  pause: () => void
+  /** Thaws a paused broker (SIGCONT). */
+  resume: () => void
   /** Kills the broker and removes its data. */
   stop: () => Promise<void>
 }
@@ -114,6 +118,8 @@ export async function startKafka (): Promise<KafkaPeer> {
       admins.push(admin)
       return admin
     },
+    pause: () => { broker.kill('SIGSTOP') },
+    resume: () => { broker.kill('SIGCONT') },
     stop
   }
 }
