@@ -25,6 +25,15 @@ export const CorruptValueError = createError('KSMCP_ERR_CORRUPT_VALUE', 'corrupt
 export const EtcdTlsFileError = createError('KSMCP_ERR_ETCD_TLS_FILE', 'cannot read the etcd %s file %s: %s')
 export const AmbiguousKeyError = createError('KSMCP_ERR_AMBIGUOUS_KEY', 'etcd key %s is ambiguous: it can be read as %s', 502)
 
+// The Kafka admin API (lib/kafscale/admin.ts). A refusal is the broker's definite no, with the
+// Kafka error code and name and what they mean; its statusCode follows the code (403, 404, 409,
+// 422, 502). No answer means the broker replied without the item asked about (KafScale does so
+// for an API or version it lacks). Unavailable: no connection, no reply in time, or a transient
+// broker state — a write may then have been applied, so read the state back before retrying.
+export const BrokerRefusedError = createError<'KSMCP_ERR_BROKER_REFUSED', number, [action: string, explanation: string, kafkaCode: number, kafkaName: string]>('KSMCP_ERR_BROKER_REFUSED', 'the broker refused to %s: %s (Kafka error %d %s)', 422)
+export const BrokerNoAnswerError = createError<'KSMCP_ERR_BROKER_NO_ANSWER', 502, [item: string, api: string]>('KSMCP_ERR_BROKER_NO_ANSWER', 'the broker did not answer for %s: it may not support %s', 502)
+export const BrokerUnavailableError = createError<'KSMCP_ERR_BROKER_UNAVAILABLE', 503, [brokers: string, reason: string]>('KSMCP_ERR_BROKER_UNAVAILABLE', 'Kafka brokers unavailable at %s: %s', 503)
+
 export const MetricsNotConfiguredError = createError('KSMCP_ERR_METRICS_NOT_CONFIGURED', 'metrics provider not configured: set KAFSCALE_MCP_BROKER_METRICS_URL (or --broker-metrics-url)', 503)
 export const MetricsRequestError = createError('KSMCP_ERR_METRICS_FAILED', 'metrics request failed: %s', 502)
 export const MetricsTimeoutError = createError('KSMCP_ERR_METRICS_TIMEOUT', 'metrics request to %s did not answer within %d ms', 504)
