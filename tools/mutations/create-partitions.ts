@@ -30,7 +30,7 @@ const spec: MutationSpec<typeof properties, State, MutationDeps> = {
     const findings: Finding[] = []
     if (partitions === undefined) findings.push({ level: 'error', code: 'TOPIC_NOT_FOUND', message: `topic ${JSON.stringify(topic)} does not exist: use create_topic` })
     else if (count <= partitions) findings.push({ level: 'error', code: 'PARTITIONS_ONLY_GROW', message: `topic ${JSON.stringify(topic)} has ${partitions} partitions; the new count must be larger (partitions cannot be removed)` })
-    else findings.push({ level: 'warning', code: 'KEYS_REMAP', message: `messages with a key will go to other partitions than before: ordering per key holds only for messages produced after the change` })
+    else findings.push({ level: 'warning', code: 'KEYS_REMAP', message: 'messages with a key will go to other partitions than before: ordering per key holds only for messages produced after the change' })
     return {
       before: { topic, exists: partitions !== undefined, partition_count: partitions ?? 0 },
       after: { topic, exists: partitions !== undefined, partition_count: Math.max(count, partitions ?? 0) },
@@ -39,7 +39,8 @@ const spec: MutationSpec<typeof properties, State, MutationDeps> = {
     }
   },
   async apply ({ topic, count }, _state, { admin }) {
-    return await admin.createPartitions(topic, count)
+    await admin.createPartitions(topic, count)
+    return { error_code: 0 }
   },
   visible: ({ count }, { partitions }) => partitions === count
 }

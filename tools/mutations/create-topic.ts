@@ -31,10 +31,10 @@ const spec: MutationSpec<typeof properties, State, MutationDeps> = {
   idempotent: false,
   resource: ({ topic }) => `topic:${topic}`,
   async read (_args, { admin, store }) {
-    const [flavor, topics, brokers] = await Promise.all([admin.flavor(), admin.listTopics(), admin.brokerCount()])
+    const [flavor, topics, brokers] = await Promise.all([admin.flavor(), admin.listTopics(), admin.brokers()])
     const names = new Set(topics.keys())
     for (const t of store?.snapshotView().sortedTopics ?? []) names.add(t.name)
-    return { flavor, brokers, existing: topics.get(_args.topic), names: [...names].sort() }
+    return { flavor, brokers: brokers.length, existing: topics.get(_args.topic), names: [...names].sort() }
   },
   plan ({ topic, partitions, replication_factor: rf }, state) {
     const findings: Finding[] = topicNameFindings(topic, state.flavor, state.names)
@@ -53,7 +53,8 @@ const spec: MutationSpec<typeof properties, State, MutationDeps> = {
     }
   },
   async apply ({ topic, partitions, replication_factor: rf }, _state, { admin }) {
-    return await admin.createTopic({ topic, partitions, replicationFactor: rf ?? -1 })
+    await admin.createTopic({ topic, partitions, replicationFactor: rf ?? -1 })
+    return { error_code: 0 }
   },
   visible: ({ topic, partitions }, state) => state.existing?.partitions === partitions
 }

@@ -1,7 +1,8 @@
 import { Type } from 'typebox'
 import type { Finding, MutationSpec } from '../../core/mutation.ts'
 import { GroupId } from '../../schemas/common.ts'
-import type { AdminGroup, MutationDeps } from './deps.ts'
+import type { GroupDescription } from '../../lib/kafscale/admin.ts'
+import { knownGroup, type MutationDeps } from './deps.ts'
 
 const properties = {
   group_id: GroupId,
@@ -15,7 +16,7 @@ const description = 'Delete a consumer group through the brokers\' Kafka admin A
 
 interface State {
   flavor: 'kafscale' | 'kafka'
-  group: AdminGroup | undefined
+  group: GroupDescription | undefined
   committed: number
   /** Whether etcd holds the group's metadata key (KafScale), when etcd is configured. */
   storedMetadata: boolean | undefined
@@ -35,7 +36,7 @@ const spec: MutationSpec<typeof properties, State, MutationDeps> = {
   idempotent: false,
   resource: ({ group_id: id }) => `group:${id}`,
   async read ({ group_id: id }, { admin, store }) {
-    const [flavor, group, offsets, stored] = await Promise.all([admin.flavor(), admin.describeGroup(id), admin.groupOffsets(id), storedMetadata(id, store)])
+    const [flavor, group, offsets, stored] = await Promise.all([admin.flavor(), knownGroup(admin, id), admin.groupOffsets(id), storedMetadata(id, store)])
     return { flavor, group, committed: offsets.length, storedMetadata: stored }
   },
   plan ({ group_id: id, allow_live_members: allowLive }, state) {
@@ -70,7 +71,8 @@ const spec: MutationSpec<typeof properties, State, MutationDeps> = {
     }
   },
   async apply ({ group_id: id }, _state, { admin }) {
-    return await admin.deleteGroup(id)
+    await admin.deleteGroup(id)
+    return { error_code: 0 }
   },
   visible: (_args, state) => !hasMetadata(state)
 }

@@ -95,7 +95,8 @@ const spec: MutationSpec<typeof properties, State, MutationDeps> = {
     }
   },
   async apply ({ topic }, _state, { admin }) {
-    return await admin.deleteTopic(topic)
+    await admin.deleteTopic(topic)
+    return { error_code: 0 }
   },
   visible: (_args, state) => state.partitions === undefined
 }

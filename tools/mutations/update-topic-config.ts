@@ -1,7 +1,8 @@
 import { Type } from 'typebox'
 import type { Finding, MutationSpec } from '../../core/mutation.ts'
 import { TopicName } from '../../schemas/common.ts'
-import type { AdminConfigEntry, MutationDeps } from './deps.ts'
+import type { TopicConfigEntry } from '../../lib/kafscale/admin.ts'
+import type { MutationDeps } from './deps.ts'
 
 const ConfigKey = Type.String({ minLength: 1, maxLength: 249, pattern: '^[a-z0-9._-]+$', description: 'a topic config key, e.g. retention.ms' })
 
@@ -23,7 +24,7 @@ const NUMERIC = new Set(KAFSCALE_CONFIG_KEYS)
 interface State {
   flavor: 'kafscale' | 'kafka'
   exists: boolean
-  entries: AdminConfigEntry[]
+  entries: TopicConfigEntry[]
 }
 
 /** The topic's own settings: what a full AlterConfigs must send back to keep them. */
@@ -32,7 +33,7 @@ function ownSettings ({ flavor, entries }: State): Record<string, string> {
   for (const entry of entries) {
     if (entry.value === null || entry.readOnly) continue
     // KafScale stores these three for every topic and answers them as they are.
-    if (flavor === 'kafscale' ? NUMERIC.has(entry.name) : entry.topicSet) own[entry.name] = entry.value
+    if (flavor === 'kafscale' ? NUMERIC.has(entry.name) : entry.source === 'topic') own[entry.name] = entry.value
   }
   return own
 }
@@ -82,7 +83,9 @@ const spec: MutationSpec<typeof properties, State, MutationDeps> = {
     }
   },
   async apply ({ set = {}, reset = [], topic }, state, { admin }) {
-    return await admin.alterTopicConfig(topic, merged(state, set, reset))
+    const sent = merged(state, set, reset)
+    await admin.alterTopicConfig(topic, sent)
+    return { error_code: 0, sent }
   },
   visible: ({ set = {}, reset = [] }, state) => {
     const now = ownSettings(state)
