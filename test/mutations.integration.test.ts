@@ -4,8 +4,11 @@ import { join } from 'node:path'
 import t from 'tap'
 import { loadConfig } from '../lib/config.ts'
 import { runAuditCommand } from '../lib/audit-command.ts'
+import { encoded, putMany, snapshotWith } from './helpers/cluster-builder.ts'
+import { startEtcd } from './helpers/etcd.ts'
 import { startIdp, type TestIdp } from './helpers/idp.ts'
 import { startKafka, type KafkaPeer } from './helpers/kafka.ts'
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client'
 import { callRest, connectClient, startServer, type RunningServer } from './helpers/server.ts'
 
 // The guarded mutation path against a real Apache Kafka broker (its admin API is what KafScale's
@@ -265,4 +268,64 @@ t.test('an MCP transcript: dry run → plan → apply with the SDK client', asyn
   t.match(applied.structuredContent, { status: 'applied', result: { read_back: 'confirmed' } })
   await client.close()
   t.equal(await partitionsOf('transcript'), 2)
+})
+
+/** A 2026-07-28 SDK client whose user answers the confirmation with `confirm`. */
+async function confirmingClient (base: string, headers: Record<string, string>, confirm: boolean): Promise<{ client: Client, asked: string[] }> {
+  const asked: string[] = []
+  const client = new Client({ name: 'confirming-user', version: '1.0.0' }, { capabilities: { elicitation: { form: {} } }, versionNegotiation: { mode: { pin: '2026-07-28' } } })
+  client.setRequestHandler('elicitation/create', async (request) => {
+    asked.push((request.params as { message: string }).message)
+    return { action: 'accept', content: { confirm } }
+  })
+  await client.connect(new StreamableHTTPClientTransport(new URL(`${base}/mcp`), { requestInit: { headers } }))
+  return { client, asked }
+}
+
+t.test('a destructive apply asks the SDK client\'s user: yes applies, no changes nothing, each answer audited', async (t) => {
+  const server = await serve(['--confirm-tools', 'delete_topic'])
+  const alice = await tokenOf('alice')
+  await kafka.admin().createTopics({ topics: ['confirmed', 'kept'], partitions: 2, replicas: 1 })
+  for (const [topic, confirm] of [['kept', false], ['confirmed', true]] as const) {
+    const { client, asked } = await confirmingClient(server.base, alice, confirm)
+    const plan = (await client.callTool({ name: 'delete_topic', arguments: { topic } })).structuredContent as Record<string, any>
+    const result = await client.callTool({ name: 'delete_topic', arguments: { topic, dry_run: false, plan_token: plan.plan_token } })
+    await client.close()
+    t.equal(asked.length, 1, 'the user was asked once')
+    t.match(asked[0], new RegExp(`Delete a topic: deletes topic "${topic}" \\(2 partitions\\)[\\s\\S]*Apply this change\\?`))
+    const records = auditRecords(server.auditFile).filter((r) => r.mutation?.plan_id === plan.plan_id)
+    if (confirm) {
+      t.match(result.structuredContent, { status: 'applied', result: { confirmed_by: 'user' } })
+      t.equal(await partitionsOf(topic), undefined, 'yes: deleted')
+      t.same(records.map((r) => [r.mutation.phase, r.mutation.result ?? null, r.mutation.confirmation?.answer ?? null]), [['plan', 'planned', null], ['outcome', 'confirmation_requested', 'asked'], ['intent', null, 'accept'], ['outcome', 'applied', 'accept']])
+    } else {
+      t.equal(result.isError, true)
+      t.match(result.content, [{ type: 'text', text: /the user did not confirm delete_topic of topic:kept: nothing was changed/ }])
+      t.equal(await partitionsOf(topic), 2, 'no: the topic stays')
+      t.same(records.map((r) => [r.mutation.phase, r.mutation.result ?? null, r.mutation.confirmation?.answer ?? null]), [['plan', 'planned', null], ['outcome', 'confirmation_requested', 'asked'], ['outcome', 'declined', 'no']])
+    }
+  }
+})
+
+t.test('on KafScale, deleting topic "c" takes "c/…" topics and groups whose offset keys hold "/offsets/c/": named, or refused', async (t) => {
+  const etcd = await startEtcd()
+  t.teardown(async () => { await etcd.destroy() })
+  await etcd.client.put('/kafscale/metadata/snapshot').value(encoded(snapshotWith([['c', 1], ['c/nested', 1]])))
+  const commit = '{"offset":5,"metadata":"","committed_at":"2026-03-01T12:00:00Z"}'
+  await putMany(etcd.client, [
+    ['/kafscale/consumers/readers/offsets/c/0', commit],
+    ['/kafscale/consumers/team/offsets/c/x/offsets/other/0', commit]
+  ])
+  const server = await serve(['--etcd-endpoints', etcd.endpoint, '--kafka-flavor', 'kafscale'])
+  const alice = await tokenOf('alice')
+  await kafka.admin().createTopics({ topics: ['c'], partitions: 1, replicas: 1 })
+  const blind = await callRest(server.base, 'delete_topic', { topic: 'c' }, alice)
+  t.match(blind.body, { status: 'blocked', findings: [{ code: 'COLLATERAL_NOT_ACKNOWLEDGED', message: /also deletes "c\/nested", "team\/offsets\/c\/x"; if that is intended, plan again with also_delete: \["c\/nested","team\/offsets\/c\/x"\]/ }] })
+  t.match(blind.body.before, { nested_topics: [{ name: 'c/nested', partitions: 1 }], collateral_groups: ['team/offsets/c/x'], groups_with_offsets: ['readers'] })
+  const named = await callRest(server.base, 'delete_topic', { topic: 'c', also_delete: ['team/offsets/c/x', 'c/nested'] }, alice)
+  t.equal(named.body.status, 'planned')
+  t.match(named.body.impact, { topics_deleted: 2, partitions_deleted: 2, groups_losing_offsets: 1 })
+  const applied = await callRest(server.base, 'delete_topic', { topic: 'c', also_delete: ['team/offsets/c/x', 'c/nested'], dry_run: false, plan_token: named.body.plan_token }, alice)
+  t.equal(applied.status, 200)
+  t.equal(await partitionsOf('c'), undefined)
 })

@@ -49,11 +49,13 @@ const spec: MutationSpec<typeof properties, State, MutationDeps> = {
     if (store !== undefined) {
       const fragment = `/offsets/${topic}/`
       const doomed = new Set([topic, ...nested.map((n) => n.name)])
-      const [{ groups: offsets }, { groups }] = await Promise.all([store.allGroupOffsets(), store.listGroups()])
+      const [{ groups: offsets, problems }, { groups }] = await Promise.all([store.allGroupOffsets(), store.listGroups()])
       for (const group of offsets) {
         if ([...group.offsets.values()].some((o) => doomed.has(o.topic))) committedGroups.add(group.groupId)
       }
-      for (const id of [...groups.map((g) => g.groupId), ...offsets.map((g) => g.groupId)]) if (`/${id}/`.includes(fragment)) collateralGroups.add(id)
+      // Keys that read several ways are left out of the group lists; the broker's substring match takes them all the same.
+      const readings = problems.filter((p) => p.key.includes(fragment)).flatMap((p) => groupReadings(p.key))
+      for (const id of [...groups.map((g) => g.groupId), ...offsets.map((g) => g.groupId), ...readings]) if (`/${id}/`.includes(fragment)) collateralGroups.add(id)
     }
     return { flavor, partitions: topics.get(topic)?.partitions, nested, committedGroups: [...committedGroups].sort(), collateralGroups: [...collateralGroups].sort(), etcd: store !== undefined }
   },
@@ -99,6 +101,18 @@ const spec: MutationSpec<typeof properties, State, MutationDeps> = {
     return { error_code: 0 }
   },
   visible: (_args, state) => state.partitions === undefined
+}
+
+const CONSUMERS = '/kafscale/consumers/'
+const OFFSETS = '/offsets/'
+
+/** Every group id an offset key `/kafscale/consumers/<g>/offsets/<t>/<p>` can be read as. */
+function groupReadings (key: string): string[] {
+  if (!key.startsWith(CONSUMERS)) return []
+  const rest = key.slice(CONSUMERS.length, key.lastIndexOf('/'))
+  const groups: string[] = []
+  for (let at = rest.indexOf(OFFSETS); at !== -1; at = rest.indexOf(OFFSETS, at + 1)) groups.push(rest.slice(0, at))
+  return groups
 }
 
 export default spec
