@@ -14,6 +14,9 @@ import {
 import { BrokerNoAnswerError, BrokerUnavailableError, isCodedError } from '../errors.ts'
 import { brokerError, unsupportedApiError, type BrokerErrorContext, type BrokerFlavor } from './admin-errors.ts'
 
+export type { BrokerFlavor } from './admin-errors.ts'
+export { isBrokerRefusal, type BrokerRefusal } from './admin-errors.ts'
+
 // The Kafka admin API of KafScale's brokers (or Apache Kafka's), for the mutation tools.
 //
 // Writes go through the version-negotiated wire calls of @platformatic/kafka rather than its

@@ -91,8 +91,8 @@ export async function startKafka (): Promise<KafkaPeer> {
   const killBroker = (): void => { broker.kill('SIGKILL') }
   process.once('exit', killBroker)
   // The 'exit' event does not come when this process is killed by a signal (a tap timeout):
-  // a watchdog outside it kills the broker once this process is gone.
-  const watchdog = spawn('sh', ['-c', `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; kill -9 ${broker.pid} 2>/dev/null`], { stdio: 'ignore', detached: true })
+  // a watchdog outside it kills the broker and removes its data once this process is gone.
+  const watchdog = spawn('sh', ['-c', `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; kill -9 ${broker.pid} 2>/dev/null; rm -rf '${dir}'`], { stdio: 'ignore', detached: true })
   watchdog.unref()
 
   const admins: Admin[] = []
