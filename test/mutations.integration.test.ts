@@ -329,3 +329,136 @@ t.test('on KafScale, deleting topic "c" takes "c/…" topics and groups whose of
   t.equal(applied.status, 200)
   t.equal(await partitionsOf('c'), undefined)
 })
+
+/** How each tool's effect is seen on the broker, through the plain admin client (not the code under test). */
+interface ToolCase {
+  tool: string
+  setup: () => Promise<void>
+  args: Record<string, unknown>
+  /** Arguments that differ from the planned ones. */
+  otherArgs: Record<string, unknown>
+  /** The broker's state this tool changes, read through the plain admin client. */
+  observe: () => Promise<unknown>
+  /** A change made behind the service's back, so a plan goes stale. */
+  interfere: () => Promise<void>
+  /** The finding that blocks planning the same change again (its staleness is tested on its own above). */
+  againBlockedBy?: string
+}
+
+async function configOf (topic: string): Promise<Record<string, string | null>> {
+  const [described] = await kafka.admin().describeConfigs({ resources: [{ resourceType: 2, resourceName: topic }] })
+  return Object.fromEntries(described!.configs.filter((c: any) => c.configSource === 1).map((c: any) => [c.name, c.value]))
+}
+
+async function offsetsOf (groupId: string): Promise<number> {
+  const groups = await kafka.admin().listConsumerGroupOffsets({ groups: [groupId] })
+  return groups.flatMap((g: any) => g.topics.flatMap((topic: any) => topic.partitions)).length
+}
+
+/** Creates the topic unless it exists, so a case's setup can run again. */
+async function ensureTopic (topic: string, partitions = 1): Promise<void> {
+  if (await partitionsOf(topic) === undefined) await kafka.admin().createTopics({ topics: [topic], partitions, replicas: 1 })
+}
+
+const commitOffsets = async (groupId: string, topic: string): Promise<void> => {
+  await kafka.admin().alterConsumerGroupOffsets({ groupId, topics: [{ name: topic, partitionOffsets: [{ partition: 0, offset: 5n }] }] })
+}
+
+const CASES: ToolCase[] = [
+  {
+    tool: 'create_topic',
+    setup: async () => {},
+    args: { topic: 'each-created', partitions: 2 },
+    otherArgs: { topic: 'each-created', partitions: 3 },
+    observe: async () => await partitionsOf('each-created'),
+    interfere: async () => {},
+    againBlockedBy: 'TOPIC_EXISTS'
+  },
+  {
+    tool: 'delete_topic',
+    setup: async () => { await ensureTopic('each-deleted', 2) },
+    args: { topic: 'each-deleted' },
+    otherArgs: { topic: 'each-deleted', also_delete: ['x'] },
+    observe: async () => await partitionsOf('each-deleted'),
+    interfere: async () => { await kafka.admin().createPartitions({ topics: [{ name: 'each-deleted', count: 3 }] }) }
+  },
+  {
+    tool: 'create_partitions',
+    setup: async () => { await ensureTopic('each-grown') },
+    args: { topic: 'each-grown', count: 4 },
+    otherArgs: { topic: 'each-grown', count: 5 },
+    observe: async () => await partitionsOf('each-grown'),
+    interfere: async () => {},
+    againBlockedBy: 'PARTITIONS_ONLY_GROW'
+  },
+  {
+    tool: 'update_topic_config',
+    setup: async () => { await ensureTopic('each-configured') },
+    args: { topic: 'each-configured', set: { 'retention.ms': '7200000' } },
+    otherArgs: { topic: 'each-configured', set: { 'retention.ms': '7200001' } },
+    observe: async () => await configOf('each-configured'),
+    interfere: async () => { await kafka.admin().alterConfigs({ resources: [{ resourceType: 2, resourceName: 'each-configured', configs: [{ name: 'segment.bytes', value: '2097152' }] }] }) }
+  },
+  {
+    tool: 'delete_group',
+    setup: async () => {
+      await ensureTopic('each-consumed')
+      await commitOffsets('each-group', 'each-consumed')
+    },
+    args: { group_id: 'each-group' },
+    otherArgs: { group_id: 'each-group', allow_live_members: true },
+    observe: async () => await offsetsOf('each-group'),
+    interfere: async () => {
+      await ensureTopic('each-consumed-2')
+      await commitOffsets('each-group', 'each-consumed-2')
+    }
+  }
+]
+
+t.test('every mutation tool: the dry run leaves the broker alone, the apply makes the change, stale, foreign, expired and altered tokens are refused', async (t) => {
+  const server = await serve()
+  const shortLived = await serve(['--plan-ttl', '1ms'])
+  const alice = await tokenOf('alice')
+  const bob = await tokenOf('bob')
+  for (const c of CASES) {
+    await t.test(c.tool, async (t) => {
+      await c.setup()
+      const untouched = await c.observe()
+      const plan = await callRest(server.base, c.tool, c.args, alice)
+      t.equal(plan.body.status, 'planned', JSON.stringify(plan.body.findings ?? plan.body))
+      t.ok(plan.body.changes.length > 0, 'the plan shows a diff')
+      t.same(await c.observe(), untouched, 'the dry run changed nothing on the broker')
+      const apply = (args: Record<string, unknown>, token: string, who = alice, base = server.base): ReturnType<typeof callRest> =>
+        callRest(base, c.tool, { ...args, dry_run: false, plan_token: token }, who)
+
+      const refusals: Array<[string, Awaited<ReturnType<typeof callRest>>, RegExp]> = [
+        ['another caller', await apply(c.args, plan.body.plan_token, bob), /made by another caller/],
+        ['changed arguments', await apply(c.otherArgs, plan.body.plan_token), /arguments differ/]
+      ]
+      const expiring = await callRest(shortLived.base, c.tool, c.args, alice)
+      refusals.push(['expired', await apply(c.args, expiring.body.plan_token, alice, shortLived.base), /expired at/])
+      for (const [why, answer, message] of refusals) t.match(answer.body, { code: 'KSMCP_ERR_PLAN_REFUSED', message }, why)
+      t.same(await c.observe(), untouched, 'refused applies changed nothing')
+
+      const applied = await apply(c.args, plan.body.plan_token)
+      t.equal(applied.status, 200, JSON.stringify(applied.body))
+      t.equal(applied.body.result?.read_back, 'confirmed')
+      const changed = await c.observe()
+      t.not(JSON.stringify(changed), JSON.stringify(untouched), 'the apply changed the broker')
+      t.match((await apply(c.args, plan.body.plan_token)).body, { code: 'KSMCP_ERR_PLAN_REFUSED', message: /already applied/ }, 'replayed')
+
+      // A fresh plan made stale behind the service's back.
+      await c.setup()
+      const next = await callRest(server.base, c.tool, c.args, alice)
+      if (c.againBlockedBy !== undefined) {
+        t.match(next.body, { status: 'blocked', findings: [{ code: c.againBlockedBy }] }, 'the same change cannot be planned twice')
+        return
+      }
+      t.equal(next.body.status, 'planned', JSON.stringify(next.body.findings))
+      await c.interfere()
+      const before = await c.observe()
+      t.match((await apply(c.args, next.body.plan_token)).body, { code: 'KSMCP_ERR_STATE_CHANGED' }, 'stale')
+      t.same(await c.observe(), before, 'the stale apply changed nothing')
+    })
+  }
+})
