@@ -86,7 +86,7 @@ t.test('a dead address: a clear error naming the broker and address', async (t) 
   const address = `127.0.0.1:${await freePort()}`
   const err = await clientOf(t, 1, address).getStatus().catch((e: unknown) => e)
   t.match(err, { code: 'KSMCP_ERR_CONTROL_UNAVAILABLE', statusCode: 503 })
-  t.match((err as Error).message, new RegExp(`^broker 1 \\(${address}\\) control plane unavailable: .*ECONNREFUSED`))
+  t.equal((err as Error).message, `broker 1 (${address}) control plane unavailable: connect ECONNREFUSED ${address}`)
 })
 
 t.test('a broker that accepts the connection and never answers: the deadline says so', async (t) => {
@@ -133,7 +133,7 @@ t.test('pool over two brokers, one down: the down one has its error, the other a
   const brokers = [{ nodeId: 0, host: '127.0.0.1', port: 9092, rack: null }, { nodeId: 1, host: '127.0.0.1', port: 9092, rack: null }]
   const [zero, one] = await pool.statuses(brokers)
   t.same(zero, { target: { nodeId: 0, host: '127.0.0.1', address: up.address }, status: { brokerId: '0', version: '1.5.0', ready: true, s3: { state: 'healthy', avgLatencyMs: 37, errorRate: 0 }, partitions: [] } })
-  t.match(one, { target: { nodeId: 1, address: downAddress }, error: { code: 'KSMCP_ERR_CONTROL_UNAVAILABLE', message: new RegExp(`^broker 1 \\(${downAddress}\\) control plane unavailable: .*ECONNREFUSED`) } })
+  t.match(one, { target: { nodeId: 1, address: downAddress }, error: { code: 'KSMCP_ERR_CONTROL_UNAVAILABLE', message: `broker 1 (${downAddress}) control plane unavailable: connect ECONNREFUSED ${downAddress}` } })
   t.notOk('status' in one!)
 
   const kept = pool.client(brokers[0]!)
@@ -215,8 +215,7 @@ t.test('broker_status through the service, brokers from etcd', async (t) => {
   const checkAnswer = (t: Test, answer: any): void => {
     t.match(answer.observed_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/)
     t.same(answer.brokers.slice(0, 2), expected)
-    t.same(Object.keys(answer.brokers[2]).sort(), ['address', 'error', 'host', 'node_id', 'ok'])
-    t.match(answer.brokers[2], { node_id: 2, host: '127.0.0.1', address: deadAddress, ok: false, error: new RegExp(`^broker 2 \\(${deadAddress}\\) control plane unavailable: .*ECONNREFUSED`) })
+    t.same(answer.brokers[2], { node_id: 2, host: '127.0.0.1', address: deadAddress, ok: false, error: `broker 2 (${deadAddress}) control plane unavailable: connect ECONNREFUSED ${deadAddress}` })
   }
 
   t.test('REST', async (t) => {

@@ -159,7 +159,7 @@ export class BrokerControlClient {
     const { nodeId, address } = this.target
     switch (err.code) {
       case grpcStatus.UNIMPLEMENTED: return new ControlNotImplementedError(nodeId, address, method)
-      case grpcStatus.UNAVAILABLE: return new BrokerControlUnavailableError(nodeId, address, err.details)
+      case grpcStatus.UNAVAILABLE: return new BrokerControlUnavailableError(nodeId, address, connectionFailure(err.details))
       case grpcStatus.DEADLINE_EXCEEDED: return new BrokerControlUnavailableError(nodeId, address, `${method} got no answer within ${timeoutMs} ms`)
       default: return new BrokerControlFailedError(nodeId, address, method, `${grpcStatus[err.code]}: ${err.details}`)
     }
@@ -190,6 +190,11 @@ export class BrokerControlClient {
     }
     return status
   }
+}
+
+/** grpc-js words a failed connection as "No connection established. Last error: Error: X. Resolution note: …": X is the news. */
+function connectionFailure (details: string): string {
+  return details.replace(/^No connection established\. Last error: (?:Error: )?/, '').replace(/\.? ?Resolution note: ?$/, '')
 }
 
 function wireRef ({ topic, partition }: PartitionRef): PartitionRef {
