@@ -9,6 +9,7 @@ import { VERSION } from './lib/version.ts'
 import abuseLimitsPlugin, { ABUSE_LIMITS_SETTINGS } from './plugins/abuse-limits.ts'
 import auditPlugin, { AUDIT_SETTINGS } from './plugins/audit.ts'
 import authPlugin from './plugins/auth.ts'
+import brokerControlPlugin, { BROKER_CONTROL_SETTINGS } from './plugins/broker-control.ts'
 import gatePlugin from './plugins/gate.ts'
 import healthPlugin from './plugins/health.ts'
 import legacySsePlugin from './transports/legacy-sse.ts'
@@ -20,6 +21,7 @@ import restPlugin from './transports/rest.ts'
 import storePlugin from './plugins/store.ts'
 import telemetryPlugin from './plugins/telemetry.ts'
 import toolRegistryPlugin from './plugins/tool-registry.ts'
+import brokerStatus from './tools/broker-status.ts'
 import clusterMetrics from './tools/cluster-metrics.ts'
 import clusterHealth from './tools/cluster-health.ts'
 import clusterStatus from './tools/cluster-status.ts'
@@ -31,7 +33,7 @@ import fetchOffsets from './tools/fetch-offsets.ts'
 import listGroups from './tools/list-groups.ts'
 import listTopics from './tools/list-topics.ts'
 
-export const BUILTIN_TOOLS = [clusterStatus, clusterMetrics, listTopics, describeTopics, listGroups, describeGroup, fetchOffsets, describeConfigs, consumerLag, clusterHealth]
+export const BUILTIN_TOOLS = [clusterStatus, clusterMetrics, listTopics, describeTopics, listGroups, describeGroup, fetchOffsets, describeConfigs, consumerLag, clusterHealth, brokerStatus]
 
 export interface BuildOptions {
   /** Serve this key space instead of connecting to etcd (the demo cluster). */
@@ -62,6 +64,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
       ? { etcd: { endpoints: config.etcdEndpoints, username: config.etcdUsername, password: config.etcdPassword, timeoutMs: config.etcdTimeoutMs, ...(config.etcdTls !== undefined ? { tls: config.etcdTls } : {}) } }
       : {})
   await app.register(metricsPlugin, slice(config, METRICS_SETTINGS))
+  await app.register(brokerControlPlugin, slice(config, BROKER_CONTROL_SETTINGS))
   await app.register(authPlugin, {
     mode: config.authMode,
     ...(config.authMode === 'static' ? { staticToken: { value: config.authToken, file: config.authTokenFile } } : {}),

@@ -1,7 +1,7 @@
 // The public entry of kafscale-mcp: what a tool plugin imports (`from 'kafscale-mcp'`).
 // Importing it also brings the Fastify declarations a plugin needs (app.tools, request.principal).
 export { defineTool, observedAt, READ_ONLY } from './core/tool.ts'
-export type { BrokerMetricsReader, Caller, DataSources, MetadataReader, OperatorMetricsReader, ToolAnnotations, ToolContext, ToolDefinition, ToolLogger } from './core/tool.ts'
+export type { BrokerControlReader, BrokerMetricsReader, Caller, DataSources, MetadataReader, OperatorMetricsReader, ToolAnnotations, ToolContext, ToolDefinition, ToolLogger } from './core/tool.ts'
 export { toolError } from './core/tool-error.ts'
 export { answerOf, UserInputRequired } from './core/ask.ts'
 export type { Interaction, Question, QuestionSchema, UserAnswer } from './core/ask.ts'

@@ -1,7 +1,8 @@
 import type { Static, TSchema } from 'typebox'
 import type { Interaction } from './ask.ts'
 import type { Principal } from '../lib/auth/principal.ts'
-import { MetricsNotConfiguredError, OperatorMetricsNotConfiguredError, StoreNotConfiguredError } from '../lib/errors.ts'
+import { BrokerControlNotConfiguredError, MetricsNotConfiguredError, OperatorMetricsNotConfiguredError, StoreNotConfiguredError } from '../lib/errors.ts'
+import type { BrokerControlPool } from '../lib/kafscale/control.ts'
 import { rfc3339 } from '../lib/kafscale/offsets.ts'
 import type { ClusterMetricsCollector } from '../lib/metrics/cluster-metrics.ts'
 import type { OperatorSummary } from '../lib/metrics/operator-summary.ts'
@@ -38,6 +39,10 @@ const OPERATOR_METRICS_READS = ['scrape'] as const
 /** The KafScale operator's metrics (etcd backup health). */
 export type OperatorMetricsReader = Pick<MetricsScraper<OperatorSummary>, typeof OPERATOR_METRICS_READS[number]>
 
+const BROKER_CONTROL_READS = ['statuses'] as const
+/** The brokers' control plane as a read tool sees it: GetStatus of each broker, no drain, no flush. */
+export type BrokerControlReader = Pick<BrokerControlPool, typeof BROKER_CONTROL_READS[number]>
+
 /**
  * The data a tool may read. Each source is optional and follows one rule: it is undefined when
  * the operator did not configure it, and `ctx.require(name)` returns it or throws its declared
@@ -47,6 +52,7 @@ export interface DataSources {
   store: MetadataReader | undefined
   brokerMetrics: BrokerMetricsReader | undefined
   operatorMetrics: OperatorMetricsReader | undefined
+  brokerControl: BrokerControlReader | undefined
 }
 
 /**
@@ -57,7 +63,8 @@ export function readOnlySources (sources: DataSources): DataSources {
   return {
     store: sources.store && readOnlyView(sources.store, METADATA_READS),
     brokerMetrics: sources.brokerMetrics && readOnlyView(sources.brokerMetrics, BROKER_METRICS_READS),
-    operatorMetrics: sources.operatorMetrics && readOnlyView(sources.operatorMetrics, OPERATOR_METRICS_READS)
+    operatorMetrics: sources.operatorMetrics && readOnlyView(sources.operatorMetrics, OPERATOR_METRICS_READS),
+    brokerControl: sources.brokerControl && readOnlyView(sources.brokerControl, BROKER_CONTROL_READS)
   }
 }
 
@@ -70,7 +77,8 @@ function readOnlyView<T extends object, K extends keyof T> (target: T, methods: 
 const NOT_CONFIGURED: { [K in keyof DataSources]: new () => Error } = {
   store: StoreNotConfiguredError,
   brokerMetrics: MetricsNotConfiguredError,
-  operatorMetrics: OperatorMetricsNotConfiguredError
+  operatorMetrics: OperatorMetricsNotConfiguredError,
+  brokerControl: BrokerControlNotConfiguredError
 }
 
 /** The logger a tool gets: pino's call shapes, so the service's own logger fits. */

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util'
 import { wholeNumber, type Check } from './config/checks.ts'
-import { CHECKS, parseBrokerUrlEntry, parseListenAddress, SETTING_NAMES, settingLabel, settingSchema, type SettingName, type Settings, type SettingSchema } from './config/settings.ts'
+import { CHECKS, parseBrokerAddrEntry, parseBrokerUrlEntry, parseListenAddress, SETTING_NAMES, settingLabel, settingSchema, type SettingName, type Settings, type SettingSchema } from './config/settings.ts'
 import { ConfigError } from './errors.ts'
 import type { OidcOptions } from './auth/oidc.ts'
 import type { EtcdTlsFiles } from './store/etcd-backend.ts'
@@ -37,6 +37,9 @@ export interface Config {
   operatorMetricsUrl?: string
   metricsTimeoutMs: number
   metricsCacheTtlMs: number
+  brokerControlPort: number
+  brokerControlAddrs: Record<number, string>
+  brokerControlTimeoutMs: number
   /** Accepted for compatibility with the reference; the service is stateless, so unused. */
   sessionTimeoutMs: number
   environment: string
@@ -153,7 +156,7 @@ function readValue (schema: SettingSchema, text: string): { value: unknown, prob
   }
   if (schema.type === 'integer') {
     const n = Number(text)
-    return checked(n, wholeNumber(schema.minimum ?? 0)(n, shown))
+    return checked(n, wholeNumber(schema.minimum ?? 0)(n, shown) ?? check?.(n, shown))
   }
   return checked(text, check?.(text, shown))
 }
@@ -250,6 +253,9 @@ export function loadConfig (argv: string[], env: NodeJS.ProcessEnv): Config {
     operatorMetricsUrl: s['operator-metrics-url'],
     metricsTimeoutMs: s['metrics-timeout'],
     metricsCacheTtlMs: s['metrics-cache-ttl'],
+    brokerControlPort: s['broker-control-port'],
+    brokerControlAddrs: Object.fromEntries(s['broker-control-addrs'].map(parseBrokerAddrEntry).filter((entry) => entry !== undefined)),
+    brokerControlTimeoutMs: s['broker-control-timeout'],
     sessionTimeoutMs: s['session-timeout'],
     environment: s.env,
     ...(s.mutations ? { mutations: mutationSettings(s) } : {}),

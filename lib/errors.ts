@@ -39,6 +39,13 @@ export const MetricsRequestError = createError('KSMCP_ERR_METRICS_FAILED', 'metr
 export const MetricsTimeoutError = createError('KSMCP_ERR_METRICS_TIMEOUT', 'metrics request to %s did not answer within %d ms', 504)
 export const OperatorMetricsNotConfiguredError = createError('KSMCP_ERR_OPERATOR_METRICS_NOT_CONFIGURED', 'operator metrics not configured: set KAFSCALE_MCP_OPERATOR_METRICS_URL (or --operator-metrics-url)', 503)
 
+export const BrokerControlNotConfiguredError = createError('KSMCP_ERR_CONTROL_NOT_CONFIGURED', 'broker control plane not configured: set KAFSCALE_MCP_BROKER_CONTROL_PORT (or --broker-control-port) to the brokers\' control port, or list addresses in KAFSCALE_MCP_BROKER_CONTROL_ADDRS (--broker-control-addrs)', 503)
+export const BrokerControlNoAddressError = createError<'KSMCP_ERR_CONTROL_NO_ADDRESS', 503, [nodeId: number, why: string]>('KSMCP_ERR_CONTROL_NO_ADDRESS', 'broker %d has no control-plane address (%s): name it in KAFSCALE_MCP_BROKER_CONTROL_ADDRS (--broker-control-addrs) as NODEID=host:port', 503)
+export const BrokerControlUnavailableError = createError<'KSMCP_ERR_CONTROL_UNAVAILABLE', 503, [nodeId: number, address: string, why: string]>('KSMCP_ERR_CONTROL_UNAVAILABLE', 'broker %d (%s) control plane unavailable: %s', 503)
+// 501: the broker answered, and said it has no such call yet (today's brokers for drain and flush).
+export const ControlNotImplementedError = createError<'KSMCP_ERR_CONTROL_NOT_IMPLEMENTED', 501, [nodeId: number, address: string, method: string]>('KSMCP_ERR_CONTROL_NOT_IMPLEMENTED', 'broker %d (%s) does not implement %s yet', 501)
+export const BrokerControlFailedError = createError<'KSMCP_ERR_CONTROL_FAILED', 502, [nodeId: number, address: string, method: string, why: string]>('KSMCP_ERR_CONTROL_FAILED', 'broker %d (%s) %s failed: %s', 502)
+
 export const UnauthorizedError = createError('KSMCP_ERR_UNAUTHORIZED', 'unauthorized: %s', 401)
 export const ForbiddenError = createError('KSMCP_ERR_FORBIDDEN', 'forbidden: %s', 403)
 export const InsufficientScopeError = createError('KSMCP_ERR_INSUFFICIENT_SCOPE', 'insufficient scope: %s', 403)

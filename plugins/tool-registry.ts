@@ -15,8 +15,8 @@ export default fp<ToolRegistryOptions>(async function toolRegistry (app, options
     policy: app.policy,
     audit: app.audit,
     callMetrics: app.callMetrics,
-    sources: { store: app.kafscaleStore, brokerMetrics: app.brokerMetrics, operatorMetrics: app.operatorMetrics },
+    sources: { store: app.kafscaleStore, brokerMetrics: app.brokerMetrics, operatorMetrics: app.operatorMetrics, brokerControl: app.brokerControl },
     log: app.log.child({ component: 'tools' }),
     maxResponseChars: options.maxResponseChars
   }))
-}, { name: TOOL_REGISTRY_PLUGIN, fastify: '5.x', dependencies: ['kafscale-store', 'kafscale-metrics', 'kafscale-auth', 'kafscale-audit', 'kafscale-telemetry'] })
+}, { name: TOOL_REGISTRY_PLUGIN, fastify: '5.x', dependencies: ['kafscale-store', 'kafscale-metrics', 'kafscale-broker-control', 'kafscale-auth', 'kafscale-audit', 'kafscale-telemetry'] })

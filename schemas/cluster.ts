@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox'
-import { ObservedAt, TopicSummary } from './common.ts'
+import { brokerOutcomeFields, ObservedAt, TopicSummary } from './common.ts'
 
 export const ClusterStatusInput = Type.Object({}, { additionalProperties: false })
 
@@ -41,10 +41,7 @@ export const ClusterMetricsOutput = Type.Object({
     description: 'per-broker: aggregated over the brokers that answered (worst S3 state, mean latency, summed rates); single-url: the configured URL alone'
   }),
   brokers: Type.Array(Type.Object({
-    node_id: Type.Integer(),
-    host: Type.String(),
-    ok: Type.Boolean(),
-    error: Type.Optional(Type.String({ description: 'why this broker\'s metrics could not be read' })),
+    ...brokerOutcomeFields('why this broker\'s metrics could not be read'),
     s3_state: Type.Optional(Type.String()),
     s3_latency_ms: Type.Optional(Type.Integer()),
     s3_error_rate: Type.Optional(Type.Number()),

@@ -50,3 +50,13 @@ export const TopicSummary = Type.Object({
   partition_count: Type.Integer(),
   error_code: Type.Integer({ description: '0, or a Kafka error code (3 = unknown topic)' })
 })
+
+/** How every per-broker entry starts: which broker, whether it answered, and if not, why. */
+export function brokerOutcomeFields (errorDescription: string) {
+  return {
+    node_id: Type.Integer(),
+    host: Type.String(),
+    ok: Type.Boolean(),
+    error: Type.Optional(Type.String({ description: errorDescription }))
+  }
+}

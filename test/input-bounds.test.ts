@@ -85,7 +85,7 @@ t.test('every string and list of every built-in tool input is bounded, and so is
   const server = await startServer([], { backend: demoBackend() })
   t.teardown(server.close)
   const tools = server.app.tools.list()
-  t.equal(tools.length, 10)
+  t.equal(tools.length, 11)
   for (const tool of tools) {
     const unbounded: string[] = []
     walk(tool.definition.input, 'input', (node, path) => {

@@ -172,7 +172,7 @@ t.test('stdio: a client that spawns the process lists and calls tools', async (t
   await client.connect(new StdioClientTransport({ command: process.execPath, args: [BIN, '--stdio', '--demo', '--log-level', 'warn'], stderr: 'pipe' }))
   t.teardown(async () => { await client.close() })
   const { tools } = await client.listTools()
-  t.equal(tools.length, 10)
+  t.equal(tools.length, 11)
   const lag = await client.callTool({ name: 'consumer_lag', arguments: { group_id: 'billing' } })
   t.match(lag.structuredContent, { total_lag: Number, partition_count: 3 })
   const status = await client.callTool({ name: 'cluster_status', arguments: {} })

@@ -25,7 +25,7 @@ t.test('an SSE-era client lists and calls tools', async (t) => {
     requestInit: { headers: { authorization: 'Bearer sse-token' } },
     eventSourceInit: { fetch: async (url, init) => await fetch(url, { ...init, headers: { ...(init?.headers as Record<string, string>), authorization: 'Bearer sse-token' } }) }
   }))
-  t.equal((await client.listTools()).tools.length, 10)
+  t.equal((await client.listTools()).tools.length, 11)
   const lag = await client.callTool({ name: 'consumer_lag', arguments: { group_id: 'billing' } })
   t.match(lag.structuredContent, { partition_count: 3 })
   const bad = await client.callTool({ name: 'describe_group', arguments: { group_id: '' } })

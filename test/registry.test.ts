@@ -25,7 +25,7 @@ function registry (sources: Partial<ToolServices['sources']> = {}): { registry: 
     policy: new PolicyStore(undefined),
     audit: new AuditLog([{ write: async (record) => { records.push(record) } }], { failClosedForReads: false, onError: () => {} }),
     callMetrics,
-    sources: { store: undefined, brokerMetrics: undefined, operatorMetrics: undefined, ...sources },
+    sources: { store: undefined, brokerMetrics: undefined, operatorMetrics: undefined, brokerControl: undefined, ...sources },
     log: Fastify().log,
     maxResponseChars: 10_000
   })

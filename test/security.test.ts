@@ -110,7 +110,7 @@ t.test('RBAC: observers see and reach read-only tools only; the policy is the ce
   const observer = await idp.sign(claims({ sub: 'bob' }))
   const client = await connectClient(server.base, 'modern', bearer(observer))
   const names = (await client.listTools()).tools.map((x) => x.name)
-  t.equal(names.length, 10)
+  t.equal(names.length, 11)
   t.notOk(names.includes('mutation_probe'), 'the mutation tool is hidden from an observer')
   await t.rejects(client.callTool({ name: 'mutation_probe', arguments: {} }), /mutation_probe/, 'and refused over MCP')
   await client.close()

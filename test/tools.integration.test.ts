@@ -111,7 +111,7 @@ for (const era of ERAS) {
     t.teardown(async () => { await client.close() })
     t.equal(client.getServerVersion()?.name, 'kafscale-mcp')
     const listed = await client.listTools()
-    t.same(listed.tools.map((tool) => tool.name).sort(), ['cluster_health', 'cluster_metrics', 'cluster_status', 'consumer_lag', 'describe_configs', 'describe_group', 'describe_topics', 'fetch_offsets', 'list_groups', 'list_topics'])
+    t.same(listed.tools.map((tool) => tool.name).sort(), ['broker_status', 'cluster_health', 'cluster_metrics', 'cluster_status', 'consumer_lag', 'describe_configs', 'describe_group', 'describe_topics', 'fetch_offsets', 'list_groups', 'list_topics'])
     for (const tool of listed.tools) {
       t.same(Object.keys(tool.annotations ?? {}).filter((k) => k.endsWith('Hint')).sort(), ['destructiveHint', 'idempotentHint', 'openWorldHint', 'readOnlyHint'], `${tool.name} states all four hints`)
       t.equal(tool.annotations?.readOnlyHint, true)
@@ -134,7 +134,7 @@ t.test('REST mirror', async (t) => {
   })
   t.test('GET /api/v1/tools lists every tool with its schemas', async (t) => {
     const body = await (await fetch(`${server.base}/api/v1/tools`)).json() as { tools: Array<{ name: string, input_schema: { type: string } }> }
-    t.equal(body.tools.length, 10)
+    t.equal(body.tools.length, 11)
     t.ok(body.tools.every((tool) => tool.input_schema.type === 'object'))
   })
 })

@@ -89,7 +89,7 @@ t.test('the static bearer token gates /mcp and /api, not /healthz', async (t) =>
   t.equal((await fetch(`${server.base}/healthz`)).status, 200)
   const client = await connectClient(server.base, 'modern', { authorization: 'Bearer s3cret-token' })
   t.teardown(async () => { await client.close() })
-  t.equal((await client.listTools()).tools.length, 10)
+  t.equal((await client.listTools()).tools.length, 11)
 })
 
 t.test('without etcd or metrics, tools say what to configure', async (t) => {

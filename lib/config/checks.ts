@@ -21,6 +21,16 @@ export const httpUrl: Check<string> = (url, shown = JSON.stringify(url)) =>
 export const hostPortUrl: Check<string> = (url, shown = JSON.stringify(url)) =>
   /^https?:\/\/[^/\s]+\/?$/.test(url) && URL.canParse(url) ? undefined : `${shown} is not an http(s)://host:port URL`
 
+/** A host and port to dial: host:port, IPv6 hosts in brackets, port from 1 to 65535. */
+export const hostPort: Check<string> = (addr, shown = JSON.stringify(addr)) => {
+  const m = /^(?:\[[^\]\s]+\]|[^:\s[\]/]+):(\d{1,5})$/.exec(addr)
+  return m !== null && Number(m[1]) >= 1 && Number(m[1]) <= 65535 ? undefined : `${shown} is not host:port with a port from 1 to 65535`
+}
+
+/** A port to dial, or 0 for none. */
+export const port: Check<number> = (n, shown = JSON.stringify(n)) =>
+  Number.isInteger(n) && n >= 0 && n <= 65535 ? undefined : `${shown} is not a port from 0 to 65535`
+
 export const asymmetricAlgorithm: Check<string> = (alg) =>
   ASYMMETRIC_ALGORITHMS.includes(alg) ? undefined : `${alg} is not an asymmetric JWS algorithm (HMAC and none are never accepted)`
 

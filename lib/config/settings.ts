@@ -1,5 +1,5 @@
 import { Type, type Static, type TSchema } from 'typebox'
-import { asymmetricAlgorithm, hostPortUrl, httpUrl, positive, readableFile, type Check } from './checks.ts'
+import { asymmetricAlgorithm, hostPort, hostPortUrl, httpUrl, port, positive, readableFile, type Check } from './checks.ts'
 
 // Every setting of the service, once: its flag (the property name), environment variable (the
 // reference's names keep their meaning), type, default and help. --help, the parsing of flags and
@@ -26,6 +26,12 @@ export function parseBrokerUrlEntry (entry: string): [nodeId: number, url: strin
   return m === null || httpUrl(m[2]!) !== undefined ? undefined : [Number(m[1]), m[2]!]
 }
 
+/** One entry of --broker-control-addrs: NODEID=host:port. */
+export function parseBrokerAddrEntry (entry: string): [nodeId: number, address: string] | undefined {
+  const m = /^(\d+)=(.*)$/.exec(entry)
+  return m === null || hostPort(m[2]!) !== undefined ? undefined : [Number(m[1]), m[2]!]
+}
+
 export const CHECKS = {
   httpUrl,
   hostPortUrl,
@@ -34,7 +40,9 @@ export const CHECKS = {
   readableFile,
   hostPort: ((entry, shown = JSON.stringify(entry)) => /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(entry) && Number(entry.slice(entry.lastIndexOf(':') + 1)) <= 65535 ? undefined : `${shown} is not host:port`) satisfies Check<string>,
   listenAddress: ((addr, shown = JSON.stringify(addr)) => parseListenAddress(addr) === undefined ? `${shown} is not host:port or :port with a port from 0 to 65535` : undefined) satisfies Check<string>,
-  brokerUrlEntry: ((entry, shown = JSON.stringify(entry)) => parseBrokerUrlEntry(entry) === undefined ? `${shown} is not NODEID=http(s)://…` : undefined) satisfies Check<string>
+  brokerUrlEntry: ((entry, shown = JSON.stringify(entry)) => parseBrokerUrlEntry(entry) === undefined ? `${shown} is not NODEID=http(s)://…` : undefined) satisfies Check<string>,
+  brokerAddrEntry: ((entry, shown = JSON.stringify(entry)) => parseBrokerAddrEntry(entry) === undefined ? `${shown} is not NODEID=host:port with a port from 1 to 65535` : undefined) satisfies Check<string>,
+  port
 }
 type CheckName = keyof typeof CHECKS
 
@@ -45,7 +53,7 @@ const text = (meta: Meta & { check?: CheckName }) => Type.Optional(Type.String(m
 const textWithDefault = (meta: Meta & { default: string }) => Type.String(meta)
 const flag = (meta: Meta) => Type.Boolean({ ...meta, default: false })
 const list = (meta: Meta & { default?: string[] }, check?: CheckName) => Type.Array(Type.String(check !== undefined ? { check } : {}), { default: [], ...meta })
-const count = (meta: Meta & { default: number, minimum?: number }) => Type.Integer({ minimum: 0, ...meta })
+const count = (meta: Meta & { default: number, minimum?: number, check?: CheckName }) => Type.Integer({ minimum: 0, ...meta })
 const duration = (meta: Meta & { default: number, check?: CheckName }) => Type.Integer({ ...meta, goDuration: true })
 const oneOf = <const T extends string[]>(values: readonly [...T], meta: Meta & { default: T[number] }) => Type.Enum(values, meta)
 const optionalOneOf = <const T extends string[]>(values: readonly [...T], meta: Meta) => Type.Optional(Type.Enum(values, meta))
@@ -92,6 +100,9 @@ export const SETTINGS = Type.Object({
   'operator-metrics-url': text({ env: 'KAFSCALE_MCP_OPERATOR_METRICS_URL', description: 'the KafScale operator\'s metrics URL, for etcd snapshot staleness in cluster_health', check: 'httpUrl' }),
   'metrics-timeout': duration({ env: 'KAFSCALE_MCP_METRICS_TIMEOUT', description: 'deadline of a metrics scrape', default: 3000, check: 'positive' }),
   'metrics-cache-ttl': duration({ env: 'KAFSCALE_MCP_METRICS_CACHE_TTL', description: 'how long one scrape answers all callers', default: 2000 }),
+  'broker-control-port': count({ env: 'KAFSCALE_MCP_BROKER_CONTROL_PORT', description: 'the brokers\' gRPC control-plane port, dialled on each broker\'s snapshot host; 0 = only the explicit addresses', default: 19094, check: 'port' }),
+  'broker-control-addrs': list({ env: 'KAFSCALE_MCP_BROKER_CONTROL_ADDRS', description: 'explicit per-broker control-plane addresses, NODEID=host:port comma-separated (default: each broker\'s host and the control port)' }, 'brokerAddrEntry'),
+  'broker-control-timeout': duration({ env: 'KAFSCALE_MCP_BROKER_CONTROL_TIMEOUT', description: 'deadline of a control-plane call (a drain adds the deadline it gives the broker)', default: 3000, check: 'positive' }),
   'session-timeout': duration({ env: 'KAFSCALE_MCP_SESSION_TIMEOUT', description: 'accepted for compatibility; the service is stateless', default: 0 }),
   mutations: flag({ env: 'KAFSCALE_MCP_MUTATIONS', description: 'register the mutation tools (create/delete topics, partitions, configs, groups, broker control); needs OIDC auth and an audit sink' }),
   'kafka-bootstrap': list({ env: 'KAFSCALE_MCP_KAFKA_BOOTSTRAP', description: 'host:port of brokers for the Kafka admin API (default: every broker of the etcd snapshot)' }, 'hostPort'),

@@ -1,5 +1,6 @@
-import { isCodedError, MetricsRequestError } from '../errors.ts'
+import { MetricsRequestError } from '../errors.ts'
 import type { SnapshotBroker } from '../kafscale/snapshot.ts'
+import { bareHost, eachBroker, type BrokerOutcome } from '../per-broker.ts'
 import { summarizeBroker, type BrokerSummary } from './broker-summary.ts'
 import { MetricsScraper, type ScrapeResult } from './scraper.ts'
 
@@ -14,10 +15,8 @@ export interface BrokerTarget {
   url: string
 }
 
-export interface BrokerResult {
-  target: BrokerTarget
+export interface BrokerResult extends BrokerOutcome<BrokerTarget> {
   scrape?: ScrapeResult<BrokerSummary>
-  error?: { code: string, message: string }
 }
 
 export interface ClusterMetrics {
@@ -48,10 +47,7 @@ export function brokerMetricsUrl (template: string | undefined, host: string): s
   const port = t?.port !== undefined && t.port !== '' ? t.port : '9093'
   const rawPath = t?.pathname ?? ''
   const path = rawPath === '' || rawPath === '/' ? '/metrics' : rawPath.replace(/\/+/g, '/').replace(/\/$/, '')
-  // Go's net.SplitHostPort, falling back to the text before the first colon.
-  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(host)
-  const bare = bracketed !== null ? `[${bracketed[1]}]` : host.includes(':') ? host.slice(0, host.indexOf(':')) : host
-  return `${scheme}://${bare}:${port}${path}`
+  return `${scheme}://${bareHost(host)}:${port}${path}`
 }
 
 export function aggregate (summaries: BrokerSummary[]): Aggregate {
@@ -115,13 +111,7 @@ export class ClusterMetricsCollector {
   }
 
   async collect (brokers: readonly SnapshotBroker[]): Promise<ClusterMetrics> {
-    const results: BrokerResult[] = await Promise.all(this.targets(brokers).map(async (target) => {
-      try {
-        return { target, scrape: await this.scraper(target.url).scrape() }
-      } catch (err) {
-        return { target, error: { code: isCodedError(err) ? err.code : 'KSMCP_ERR_METRICS_FAILED', message: (err as Error).message } }
-      }
-    }))
+    const results: BrokerResult[] = await eachBroker(this.targets(brokers), 'KSMCP_ERR_METRICS_FAILED', async (target) => ({ target, scrape: await this.scraper(target.url).scrape() }))
     const ok = results.flatMap((r) => (r.scrape !== undefined ? [r.scrape.summary] : []))
     if (ok.length > 0) return { source: 'per-broker', aggregate: aggregate(ok), brokers: results }
     if (this.options.url === undefined) {
