@@ -38,7 +38,7 @@ export const CHECKS = {
   asymmetricAlgorithm,
   positive,
   readableFile,
-  hostPort: ((entry, shown = JSON.stringify(entry)) => /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(entry) && Number(entry.slice(entry.lastIndexOf(':') + 1)) <= 65535 ? undefined : `${shown} is not host:port`) satisfies Check<string>,
+  hostPort,
   listenAddress: ((addr, shown = JSON.stringify(addr)) => parseListenAddress(addr) === undefined ? `${shown} is not host:port or :port with a port from 0 to 65535` : undefined) satisfies Check<string>,
   brokerUrlEntry: ((entry, shown = JSON.stringify(entry)) => parseBrokerUrlEntry(entry) === undefined ? `${shown} is not NODEID=http(s)://…` : undefined) satisfies Check<string>,
   brokerAddrEntry: ((entry, shown = JSON.stringify(entry)) => parseBrokerAddrEntry(entry) === undefined ? `${shown} is not NODEID=host:port with a port from 1 to 65535` : undefined) satisfies Check<string>,
