@@ -81,8 +81,9 @@ export interface MutationServiceOptions<Deps> {
   sealer: Sealer
   fences: Fences
   audit: MutationAudit
-  /** Whether the principal's token holds the break-glass scope. */
+  /** Whether the principal's token holds the break-glass scope, and that scope's name. */
   holdsBreakGlass: (principal: Caller['principal']) => boolean
+  breakGlassScope: () => string
   metrics: MutationMetrics
   log: ToolLogger
   planTtlMs: number
@@ -190,7 +191,7 @@ export class MutationService<Deps> {
       { kind: 'plan_token', message: 'the plan_token of this dry run, with the same arguments, before it expires' }
     ]
     if (fences.production || fences.approvalTools.has(tool)) {
-      list.push({ kind: 'approval_or_break_glass', message: `${fences.production ? 'in prod, ' : ''}an approval by a second principal (approve_plan), or break-glass: the ${'kafscale:break-glass'} scope and a break_glass_reason` })
+      list.push({ kind: 'approval_or_break_glass', message: `${fences.production ? 'in prod, ' : ''}an approval by a second principal (approve_plan), or break-glass: the ${this.options.breakGlassScope()} scope and a break_glass_reason` })
     }
     if (fences.confirmTools.has(tool)) {
       list.push({ kind: 'human_confirmation', message: 'a human\'s yes: the MCP client asks its user to confirm the plan, or a second principal approves it (approve_plan)' })
@@ -325,7 +326,7 @@ export class MutationService<Deps> {
       const scoped = this.options.holdsBreakGlass(ctx.caller.principal)
       if (!scoped || reason === '') {
         const where = fences.production ? `in ${fences.environment} every apply` : `an apply of ${spec.name}`
-        const missing = !scoped ? 'the token lacks the break-glass scope' : 'break_glass_reason is empty'
+        const missing = !scoped ? `the token lacks the ${this.options.breakGlassScope()} scope` : 'break_glass_reason is empty'
         throw new ApprovalRequiredError(`${where} needs an approval by a second principal: ask one with an approver role to call approve_plan with this plan_token and pass its approval; or break-glass (${missing})`)
       }
       audit.break_glass = { reason }

@@ -9,6 +9,8 @@ export const InvalidInputError = createError('KSMCP_ERR_INVALID_INPUT', 'invalid
 export const InvalidTopicNameError = createError('KSMCP_ERR_INVALID_TOPIC_NAME', 'invalid topic name %s: a topic name is non-empty, well-formed Unicode', 400)
 export const InvalidGroupIdError = createError('KSMCP_ERR_INVALID_GROUP_ID', 'invalid group id %s: a group id is non-empty, well-formed Unicode', 400)
 export const GroupNotFoundError = createError('KSMCP_ERR_GROUP_NOT_FOUND', 'consumer group %s not found', 404)
+// A well-formed node id the snapshot does not list: not found, like an unknown group.
+export const UnknownBrokerError = createError('KSMCP_ERR_UNKNOWN_BROKER', '%s', 404)
 export const UnknownToolError = createError('KSMCP_ERR_UNKNOWN_TOOL', 'unknown tool %s', 404)
 export const UnknownSessionError = createError('KSMCP_ERR_UNKNOWN_SESSION', 'no open SSE session with this id: open GET /sse first', 404)
 // 422: the question was understood but its answer is too big to send; the message says how to ask for less.

@@ -52,6 +52,7 @@ export default fp<MutationsPluginOptions>(async function mutations (app, options
     fences,
     audit: app.audit,
     holdsBreakGlass: (principal) => app.policy.holdsBreakGlass(principal),
+    breakGlassScope: () => app.policy.breakGlassScope(),
     metrics: app.mutationMetrics,
     log: app.log.child({ component: 'mutations' }),
     planTtlMs: options.planTtlMs

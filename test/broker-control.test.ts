@@ -225,7 +225,7 @@ t.test('broker_status through the service, brokers from etcd', async (t) => {
     const some = await callRest(server.base, 'broker_status', { node_ids: [1] })
     t.same(some.body.brokers, [expected[1]])
     const unknown = await callRest(server.base, 'broker_status', { node_ids: [1, 7, 9] })
-    t.same([unknown.status, unknown.body.code, unknown.body.message], [400, 'KSMCP_ERR_INVALID_INPUT', 'invalid arguments: node_ids: 7, 9 are not brokers of the cluster (brokers: 0, 1, 2)'])
+    t.same([unknown.status, unknown.body.code, unknown.body.message], [404, 'KSMCP_ERR_UNKNOWN_BROKER', 'node_ids: 7, 9 are not brokers of the cluster (brokers: 0, 1, 2)'])
   })
 
   for (const era of ERAS) {

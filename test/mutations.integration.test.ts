@@ -462,3 +462,16 @@ t.test('every mutation tool: the dry run leaves the broker alone, the apply make
     })
   }
 })
+
+t.test('replicas sharing KAFSCALE_MCP_PLAN_KEY_FILE apply each other\'s plans; a wrong tool list refuses to start', async (t) => {
+  const keyFile = join(dir, 'plan.key')
+  writeFileSync(keyFile, 'a-shared-plan-key-for-both-replicas-0123456789\n')
+  const [one, two] = [await serve(['--plan-key-file', keyFile]), await serve(['--plan-key-file', keyFile])]
+  const alice = await tokenOf('alice')
+  const plan = await callRest(one.base, 'create_topic', { topic: 'replicated', partitions: 1 }, alice)
+  const applied = await callRest(two.base, 'create_topic', { topic: 'replicated', partitions: 1, dry_run: false, plan_token: plan.body.plan_token }, alice)
+  t.equal(applied.status, 200, 'the other replica verified the plan')
+  t.equal(await partitionsOf('replicated'), 1)
+  await t.rejects(startServer(['--oidc-issuer', idp.issuer, '--resource-url', RESOURCE, '--audit-stdout', '--mutations', '--kafka-bootstrap', kafka.bootstrap, '--confirm-tools', 'delete_topics']),
+    /KAFSCALE_MCP_CONFIRM_TOOLS names delete_topics, which is no mutation tool/)
+})

@@ -1,5 +1,5 @@
 import { BrokerStatusInput, BrokerStatusOutput } from '../schemas/brokers.ts'
-import { InvalidInputError } from '../lib/errors.ts'
+import { UnknownBrokerError } from '../lib/errors.ts'
 import type { BrokerStatusResult } from '../lib/kafscale/control.ts'
 import type { SnapshotBroker } from '../lib/kafscale/snapshot.ts'
 import { defineTool, observedAt, READ_ONLY, toolPlugin } from '../index.ts'
@@ -31,7 +31,7 @@ function selected (brokers: readonly SnapshotBroker[], nodeIds: number[] | undef
   if (nodeIds === undefined) return brokers
   const unknown = nodeIds.filter((id) => !brokers.some((b) => b.nodeId === id))
   if (unknown.length > 0) {
-    throw new InvalidInputError(`node_ids: ${unknown.join(', ')} ${unknown.length === 1 ? 'is not a broker' : 'are not brokers'} of the cluster (brokers: ${brokers.map((b) => b.nodeId).join(', ')})`)
+    throw new UnknownBrokerError(`node_ids: ${unknown.join(', ')} ${unknown.length === 1 ? 'is not a broker' : 'are not brokers'} of the cluster (brokers: ${brokers.map((b) => b.nodeId).join(', ')})`)
   }
   return brokers.filter((b) => nodeIds.includes(b.nodeId))
 }
