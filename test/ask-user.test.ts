@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -8,6 +8,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/client/stdio'
 import { demoBackend } from '../demo/cluster.ts'
 import { ERROR_META_KEY } from '../transports/mcp-server.ts'
 import { startServer, type RunningServer } from './helpers/server.ts'
+import { auditLines, type AuditRecord } from './helpers/audit-file.ts'
 
 // A tool asks its caller's *user* a question (issue 11: a human confirms destructive applies).
 // Where the client can carry the question and the answer back — a 2026-07-28 client answering
@@ -26,17 +27,6 @@ t.before(async () => {
   server = await startServer(['--plugins', PROBE, '--audit-file', auditPath, '--rate-limit', '0'], { backend: demoBackend() })
 })
 t.teardown(async () => { await server.close() })
-
-type AuditRecord = Record<string, unknown>
-function auditLines (path: string): AuditRecord[] {
-  let text = ''
-  try {
-    text = readFileSync(path, 'utf8')
-  } catch {
-    return []
-  }
-  return text.split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as AuditRecord)
-}
 
 type UserAnswer = { action: 'accept', content: Record<string, string | number | boolean | string[]> } | { action: 'decline' | 'cancel' }
 

@@ -4,6 +4,7 @@ import { freePort } from './helpers/etcd.ts'
 import { startKafka, type KafkaPeer } from './helpers/kafka.ts'
 import { KafkaAdmin } from '../lib/kafscale/admin.ts'
 import { isBrokerRefusal } from '../lib/kafscale/admin-errors.ts'
+import { eventually } from './helpers/wait.ts'
 
 // KafkaAdmin against a real Apache Kafka 4.1.1 (KRaft, one node), shared by the whole file.
 // State is checked through the peer's own @platformatic/kafka Admin, not through the code under
@@ -28,14 +29,6 @@ t.teardown(async () => {
  * Whether predicate becomes true before a generous bound: KRaft applies metadata changes
  * asynchronously. The bound only tells "never" from "slow"; callers assert the result.
  */
-async function eventually (predicate: () => Promise<boolean>, ms = 30_000): Promise<boolean> {
-  const deadline = Date.now() + ms
-  while (Date.now() < deadline) {
-    if (await predicate()) return true
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-  return false
-}
 
 async function peerTopics (): Promise<string[]> {
   return await kafka.admin().listTopics()

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -8,6 +8,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/client/stdio'
 import { demoBackend } from '../demo/cluster.ts'
 import { startIdp, type TestIdp } from './helpers/idp.ts'
 import { connectClient, startServer, type RunningServer } from './helpers/server.ts'
+import { auditLines, type AuditRecord } from './helpers/audit-file.ts'
 
 // Item 4: every tools/call that names a tool leaves exactly one audit record, on every
 // transport, including the calls the SDK would otherwise refuse unseen (a tool hidden from the
@@ -47,17 +48,6 @@ t.teardown(async () => {
 async function bearer (sub: string, scope: string, groups: string[] = []): Promise<Record<string, string>> {
   const now = Math.floor(Date.now() / 1000)
   return { authorization: `Bearer ${await idp.sign({ iss: idp.issuer, aud: RESOURCE, sub, groups, iat: now, exp: now + 300, scope, client_id: 'tests' })}` }
-}
-
-type AuditRecord = Record<string, unknown>
-function auditLines (path: string): AuditRecord[] {
-  let text = ''
-  try {
-    text = readFileSync(path, 'utf8')
-  } catch {
-    return []
-  }
-  return text.split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as AuditRecord)
 }
 
 /** The audit records written while `action` ran, and what it returned. */

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
@@ -10,6 +10,7 @@ import { startIdp, type TestIdp } from './helpers/idp.ts'
 import { startKafka, type KafkaPeer } from './helpers/kafka.ts'
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client'
 import { callRest, connectClient, startServer, type RunningServer } from './helpers/server.ts'
+import { auditLines } from './helpers/audit-file.ts'
 
 // The guarded mutation path against a real Apache Kafka broker (its admin API is what KafScale's
 // brokers speak) and a real OIDC issuer: what a dry run leaves alone, what an apply changes, and
@@ -55,10 +56,6 @@ async function partitionsOf (topic: string): Promise<number | undefined> {
   } catch {
     return undefined
   }
-}
-
-function auditRecords (file: string): Array<Record<string, any>> {
-  return readFileSync(file, 'utf8').trim().split('\n').map((line) => JSON.parse(line))
 }
 
 t.before(async () => {
@@ -214,7 +211,7 @@ t.test('prod fence: approval by a second approver, or break-glass with a reason'
   t.equal(glass.status, 200)
   t.match(glass.body.result, { break_glass: true })
   t.equal(await partitionsOf('fenced'), 3)
-  const records = auditRecords(prod.auditFile).filter((r) => r.mutation?.break_glass !== undefined)
+  const records = auditLines(prod.auditFile).filter((r) => r.mutation?.break_glass !== undefined)
   t.same(records.map((r) => [r.mutation.phase, r.mutation.break_glass.reason]), [['intent', 'incident 7: consumers starved'], ['outcome', 'incident 7: consumers starved']])
   t.match(await (await fetch(`${prod.base}/metrics`)).text(), /kafscale_mcp_break_glass_total\{tool="create_partitions"\} 1/)
 })
@@ -224,7 +221,7 @@ t.test('audit: an intent precedes every apply; an unwritable audit refuses the a
   const alice = await tokenOf('alice')
   const plan = await callRest(server.base, 'create_topic', { topic: 'audited', partitions: 1 }, alice)
   await callRest(server.base, 'create_topic', { topic: 'audited', partitions: 1, dry_run: false, plan_token: plan.body.plan_token }, alice)
-  const records = auditRecords(server.auditFile).filter((r) => r.mutation?.plan_id === plan.body.plan_id)
+  const records = auditLines(server.auditFile).filter((r) => r.mutation?.plan_id === plan.body.plan_id)
   t.same(records.map((r) => [r.mutation.phase, r.mutation.result ?? null]), [['plan', 'planned'], ['intent', null], ['outcome', 'applied']])
   t.same(records[1]!.diff, { before: { topic: 'audited', exists: false }, after: { topic: 'audited', exists: true, partitions: 1 } })
   t.equal(runAuditCommand(['verify', server.auditFile], {}), 0, 'audit verify passes on the result')
@@ -293,7 +290,7 @@ t.test('a destructive apply asks the SDK client\'s user: yes applies, no changes
     await client.close()
     t.equal(asked.length, 1, 'the user was asked once')
     t.match(asked[0], new RegExp(`Delete a topic: deletes topic "${topic}" \\(2 partitions\\)[\\s\\S]*Apply this change\\?`))
-    const records = auditRecords(server.auditFile).filter((r) => r.mutation?.plan_id === plan.plan_id)
+    const records = auditLines(server.auditFile).filter((r) => r.mutation?.plan_id === plan.plan_id)
     if (confirm) {
       t.match(result.structuredContent, { status: 'applied', result: { confirmed_by: 'user' } })
       t.equal(await partitionsOf(topic), undefined, 'yes: deleted')

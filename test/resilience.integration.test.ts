@@ -4,6 +4,7 @@ import { seedCluster } from './helpers/kafscale-data.ts'
 import { callRest, connectClient, startServer, type RunningServer } from './helpers/server.ts'
 import { encodeSnapshot, decodeSnapshot } from '../lib/kafscale/snapshot.ts'
 import { SNAPSHOT_BYTES } from './helpers/kafscale-data.ts'
+import { eventually } from './helpers/wait.ts'
 
 let etcd: EtcdProcess
 let server: RunningServer
@@ -30,14 +31,6 @@ async function topicNames (): Promise<string[]> {
  * Whether predicate becomes true before a generous bound. The bound only tells "never" from
  * "slow on a busy machine": callers assert the result, never the time it took.
  */
-async function eventually (predicate: () => Promise<boolean>, ms = 10_000): Promise<boolean> {
-  const deadline = Date.now() + ms
-  while (Date.now() < deadline) {
-    if (await predicate()) return true
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-  return false
-}
 
 t.test('a snapshot written to etcd shows in list_topics without a restart', async (t) => {
   t.same(await topicNames(), ['orders', 'payments'])
