@@ -52,8 +52,11 @@ export interface MutationSpec<P extends TProperties, State, Deps> {
   plan: (args: MutationArgs<P>, state: State) => Plan
   /** Sends the change; answers what the broker said. */
   apply: (args: MutationArgs<P>, state: State, deps: Deps) => Promise<unknown>
-  /** Whether a state read after the apply shows the change. */
-  visible: (args: MutationArgs<P>, state: State) => boolean
+  /**
+   * Whether a state read after the apply shows the change. Absent where nothing can be read back
+   * but the broker's own answer (control-plane calls): the apply then reports `not_applicable`.
+   */
+  visible?: (args: MutationArgs<P>, state: State) => boolean
 }
 
 /** Which applies need what, by tool. */
@@ -124,6 +127,13 @@ class ResourceLocks {
 }
 
 const READ_BACK = { attempts: 25, intervalMs: 200 }
+
+interface ReadBack {
+  after: Record<string, unknown> | null
+  readBack: 'confirmed' | 'not_yet_visible' | 'unreadable' | 'not_applicable'
+}
+const NOTHING_TO_READ_BACK: ReadBack = { after: null, readBack: 'not_applicable' }
+
 const CONFIRM_KEY = 'confirm'
 const CONFIRM_SCHEMA: QuestionSchema = {
   type: 'object',
@@ -254,13 +264,13 @@ export class MutationService<Deps> {
         this.consumed.set(claims.id, claims.exp)
         this.lastApplied.set(resource, { at: this.now(), planId: claims.id })
         this.forgetExpired()
-        const observed = await this.readBack(spec, args, ctx.signal)
+        const observed = spec.visible === undefined ? NOTHING_TO_READ_BACK : await this.readBack(spec, spec.visible, args, ctx.signal)
         note.result = 'applied'
         note.broker_answer = answer
         ctx.noteAudit({ diff: { before: plan.before, after: observed.after ?? plan.after, observed: observed.after !== null } })
         this.options.metrics.outcome(spec.name, 'applied')
         return {
-          ...this.answer(spec, resource, plan, claims.id, { status: 'applied', next: observed.readBack === 'confirmed' ? 'Done: the change is visible in the cluster.' : 'The broker accepted the change, but reading it back does not show it yet: check again shortly.' }),
+          ...this.answer(spec, resource, plan, claims.id, { status: 'applied', next: afterApply(observed.readBack) }),
           result: { broker_answer: answer, observed_after: observed.after, read_back: observed.readBack, ...fence.result }
         }
       })
@@ -414,14 +424,14 @@ export class MutationService<Deps> {
     }
   }
 
-  private async readBack (spec: MutationSpec<any, any, Deps>, args: Record<string, unknown>, signal: AbortSignal): Promise<{ after: Record<string, unknown> | null, readBack: 'confirmed' | 'not_yet_visible' | 'unreadable' }> {
+  private async readBack (spec: MutationSpec<any, any, Deps>, visible: NonNullable<MutationSpec<any, any, Deps>['visible']>, args: Record<string, unknown>, signal: AbortSignal): Promise<ReadBack> {
     const { attempts, intervalMs } = this.options.readBack ?? READ_BACK
     let last: Record<string, unknown> | null = null
     for (let i = 0; i < attempts && !signal.aborted; i++) {
       try {
         const state = await spec.read(args, this.options.deps, signal)
         last = spec.plan(args, state).before
-        if (spec.visible(args, state)) return { after: last, readBack: 'confirmed' }
+        if (visible(args, state)) return { after: last, readBack: 'confirmed' }
       } catch (err) {
         this.options.log.warn({ err: (err as Error).message, tool: spec.name }, 'reading back a change failed')
       }
@@ -455,6 +465,12 @@ function changedArguments (planned: Record<string, unknown>, given: Record<strin
 
 function errorsOf (plan: Plan): string {
   return plan.findings.filter((f) => f.level === 'error').map((f) => f.message).join('; ')
+}
+
+function afterApply (readBack: ReadBack['readBack']): string {
+  if (readBack === 'confirmed') return 'Done: the change is visible in the cluster.'
+  if (readBack === 'not_applicable') return 'Done: the broker\'s answer (result.broker_answer) is the confirmation; there is nothing else to read back.'
+  return 'The broker accepted the change, but reading it back does not show it yet: check again shortly.'
 }
 
 /** Refusals before anything was sent change nothing; a failure after sending may have. */

@@ -47,6 +47,8 @@ export const BrokerControlUnavailableError = createError<'KSMCP_ERR_CONTROL_UNAV
 // 501: the broker answered, and said it has no such call yet (today's brokers for drain and flush).
 export const ControlNotImplementedError = createError<'KSMCP_ERR_CONTROL_NOT_IMPLEMENTED', 501, [nodeId: number, address: string, method: string]>('KSMCP_ERR_CONTROL_NOT_IMPLEMENTED', 'broker %d (%s) does not implement %s yet', 501)
 export const BrokerControlFailedError = createError<'KSMCP_ERR_CONTROL_FAILED', 502, [nodeId: number, address: string, method: string, why: string]>('KSMCP_ERR_CONTROL_FAILED', 'broker %d (%s) %s failed: %s', 502)
+// A change sent to several brokers that some made and some did not: the message says which.
+export const ControlPartlyAppliedError = createError<'KSMCP_ERR_CONTROL_PARTIAL', 502, [method: string, outcome: string]>('KSMCP_ERR_CONTROL_PARTIAL', '%s reached only some brokers: %s', 502)
 
 export const UnauthorizedError = createError('KSMCP_ERR_UNAUTHORIZED', 'unauthorized: %s', 401)
 export const ForbiddenError = createError('KSMCP_ERR_FORBIDDEN', 'forbidden: %s', 403)

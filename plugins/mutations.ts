@@ -9,11 +9,13 @@ import createPartitions from '../tools/mutations/create-partitions.ts'
 import createTopic from '../tools/mutations/create-topic.ts'
 import deleteGroup from '../tools/mutations/delete-group.ts'
 import deleteTopic from '../tools/mutations/delete-topic.ts'
+import drainPartitions from '../tools/mutations/drain-partitions.ts'
 import type { AdminApi, MutationDeps } from '../tools/mutations/deps.ts'
+import triggerFlush from '../tools/mutations/trigger-flush.ts'
 import updateTopicConfig from '../tools/mutations/update-topic-config.ts'
 import { TOOL_REGISTRY_PLUGIN } from './tool-plugin.ts'
 
-export const MUTATION_SPECS: Array<MutationSpec<any, any, MutationDeps>> = [createTopic, deleteTopic, createPartitions, updateTopicConfig, deleteGroup]
+export const MUTATION_SPECS: Array<MutationSpec<any, any, MutationDeps>> = [createTopic, deleteTopic, createPartitions, updateTopicConfig, deleteGroup, drainPartitions, triggerFlush]
 
 export interface MutationsPluginOptions extends MutationSettings {
   environment: string
@@ -25,7 +27,7 @@ const PRODUCTION = new Set(['prod', 'production'])
 /**
  * The guarded mutation tools (core/mutation.ts) and approve_plan, registered only when the
  * operator asked for them and auth is OIDC. Changes go through the brokers' Kafka admin API
- * with this service's own client.id; etcd stays read-only.
+ * with this service's own client.id, or their gRPC control plane; etcd stays read-only.
  */
 export default fp<MutationsPluginOptions>(async function mutations (app, options) {
   if (options.authMode !== 'oidc') throw new MutationsNotConfiguredError(`they need OIDC auth, and auth is ${options.authMode}`)
@@ -47,7 +49,7 @@ export default fp<MutationsPluginOptions>(async function mutations (app, options
     confirmTools: new Set(options.confirmTools)
   }
   const service = new MutationService<MutationDeps>({
-    deps: { admin, store: app.kafscaleStore },
+    deps: { admin, store: app.kafscaleStore, control: app.brokerControl },
     sealer,
     fences,
     audit: app.audit,
@@ -60,7 +62,7 @@ export default fp<MutationsPluginOptions>(async function mutations (app, options
   for (const spec of MUTATION_SPECS) app.tools.add(service.tool(spec) as unknown as ToolDefinition)
   app.tools.add(service.approvalTool() as unknown as ToolDefinition)
   app.log.info({ environment: options.environment, production: fences.production, confirm: options.confirmTools, approval: options.approvalTools }, 'mutation tools enabled')
-}, { name: 'kafscale-mutations', fastify: '5.x', dependencies: [TOOL_REGISTRY_PLUGIN, 'kafscale-audit', 'kafscale-auth', 'kafscale-store', 'kafscale-telemetry'] })
+}, { name: 'kafscale-mutations', fastify: '5.x', dependencies: [TOOL_REGISTRY_PLUGIN, 'kafscale-audit', 'kafscale-auth', 'kafscale-store', 'kafscale-broker-control', 'kafscale-telemetry'] })
 
 /**
  * The admin client, made on first use: its bootstrap brokers are the configured ones, else the

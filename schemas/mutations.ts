@@ -57,8 +57,8 @@ export const MutationOutput = Type.Object({
   next_step: Type.String({ description: 'what to do next, in words' }),
   result: Type.Optional(Type.Object({
     broker_answer: Type.Unknown(),
-    observed_after: Type.Union([State, Type.Null()], { description: 'the state read back after the change; null when it could not be read' }),
-    read_back: Type.Union([Type.Literal('confirmed'), Type.Literal('not_yet_visible'), Type.Literal('unreadable')]),
+    observed_after: Type.Union([State, Type.Null()], { description: 'the state read back after the change; null when it could not be read or there is nothing to read back' }),
+    read_back: Type.Union([Type.Literal('confirmed'), Type.Literal('not_yet_visible'), Type.Literal('unreadable'), Type.Literal('not_applicable')], { description: 'not_applicable: a control-plane call, whose only confirmation is the broker\'s answer' }),
     confirmed_by: Type.Optional(Type.String({ description: 'how a human agreed: the user (client confirmation) or the approver\'s identity' })),
     break_glass: Type.Optional(Type.Boolean())
   }))

@@ -111,7 +111,7 @@ export const SETTINGS = Type.Object({
   'kafka-timeout': duration({ env: 'KAFSCALE_MCP_KAFKA_TIMEOUT', description: 'deadline of each Kafka admin request', default: 10_000, check: 'positive' }),
   'plan-key-file': text({ env: 'KAFSCALE_MCP_PLAN_KEY_FILE', description: 'file holding the secret key (32+ bytes) that seals plan tokens and approvals, the same on every replica (default: a random key per process)', check: 'readableFile' }),
   'plan-ttl': duration({ env: 'KAFSCALE_MCP_PLAN_TTL', description: 'how long a plan token (and its approval) can be applied', default: 600_000, check: 'positive' }),
-  'confirm-tools': list({ env: 'KAFSCALE_MCP_CONFIRM_TOOLS', description: 'mutation tools whose applies need a human\'s yes (the client\'s user, or an approval); "none" for none', default: ['delete_topic', 'delete_group'] }),
+  'confirm-tools': list({ env: 'KAFSCALE_MCP_CONFIRM_TOOLS', description: 'mutation tools whose applies need a human\'s yes (the client\'s user, or an approval); "none" for none', default: ['delete_topic', 'delete_group', 'drain_partitions'] }),
   'approval-tools': list({ env: 'KAFSCALE_MCP_APPROVAL_TOOLS', description: 'mutation tools whose applies need a second principal\'s approval (or break-glass) outside prod too; in prod every apply does' }),
   env: textWithDefault({ env: 'KAFSCALE_ENV', description: 'environment name, e.g. dev, staging, prod', default: '' }),
   'allowed-hosts': list({ env: 'KAFSCALE_MCP_ALLOWED_HOSTS', description: 'comma-separated Host names accepted on /mcp, /sse, /messages and /api (default: localhost names when listening on loopback, else any)' }),

@@ -1,10 +1,11 @@
 import type { MetadataReader } from '../../core/tool.ts'
 import type { GroupDescription, KafkaAdmin } from '../../lib/kafscale/admin.ts'
 import { isBrokerRefusal } from '../../lib/kafscale/admin-errors.ts'
+import type { BrokerControlPool } from '../../lib/kafscale/control.ts'
 
-// What the mutation specs read and change through. The admin API is the only way anything is
-// changed; etcd is read only, for what the broker will do to keys the admin API does not show
-// (KafScale's prefix deletes).
+// What the mutation specs read and change through. The admin API and the brokers' control plane
+// are the only ways anything is changed; etcd is read only, for what the broker will do to keys
+// the admin API does not show (KafScale's prefix deletes) and for who leads which partition.
 
 /** The Kafka admin API as the specs use it (lib/kafscale/admin.ts). */
 export type AdminApi = Pick<KafkaAdmin, 'flavor' | 'listTopics' | 'brokers' | 'describeTopicConfig' | 'describeGroup' | 'groupOffsets' |
@@ -14,6 +15,8 @@ export interface MutationDeps {
   admin: AdminApi
   /** KafScale's etcd, when configured: the snapshot and the keys a change will touch. */
   store: MetadataReader | undefined
+  /** The brokers' gRPC control plane, when configured: drains and flushes. */
+  control: BrokerControlPool | undefined
 }
 
 const GROUP_ID_NOT_FOUND = 69
