@@ -114,7 +114,7 @@ t.test('today\'s broker: the plan shows leaders and unknown states; the apply is
     { path: 'partitions.payments/0.state', before: 'unknown', after: 'drained' }
   ])
   t.same(plan.body.findings.map((f: any) => [f.level, f.code]), [['warning', 'STATE_NOT_REPORTED'], ['warning', 'DRAIN_NOT_IMPLEMENTED'], ['info', 'DRAIN_OUTCOME']])
-  t.match(plan.body.findings[0].message, /^broker 0 reports no status for orders\[0\], payments\[0\] \(today's KafScale brokers report only S3 health\)/)
+  t.equal(plan.body.findings[0].message, 'broker 0 reports no status for orders[0], payments[0] (today\'s KafScale brokers report only S3 health): the plan shows their state as unknown')
 
   const applied = await callRest(server.base, 'drain_partitions', { ...DRAIN, dry_run: false, plan_token: plan.body.plan_token }, alice)
   t.equal(applied.status, 501)
@@ -133,7 +133,7 @@ t.test('today\'s broker: the plan shows leaders and unknown states; the apply is
 })
 
 t.test('what the plan refuses: unknown topics and partitions, no leader, a leader without a control address or down', async (t) => {
-  const zero = await control({ behaviour: 'full', nodeId: 0 })
+  const zero = await control({ behaviour: 'full', nodeId: 0, partitions: [{ topic: 'orders', partition: 0, leader: false, state: 'online', log_start_offset: 0, log_end_offset: 0, high_watermark: 0 }] })
   const downAddress = `127.0.0.1:${(await control({ behaviour: 'today', nodeId: 1 })).port}`
   await controls.at(-1)!.close()
   const server = await serve({ 0: zero.address, 1: downAddress })
@@ -152,6 +152,7 @@ t.test('what the plan refuses: unknown topics and partitions, no leader, a leade
     ['LEADER_UNREACHABLE', `broker 1 (${downAddress}) control plane unavailable: connect ECONNREFUSED ${downAddress}; it leads orders[1]`],
     ['LEADER_UNREACHABLE', 'broker 2 has no control-plane address (the control port is 0): name it in KAFSCALE_MCP_BROKER_CONTROL_ADDRS (--broker-control-addrs) as NODEID=host:port; it leads orders[2]']
   ])
+  t.match(plan.body.findings.find((f: any) => f.code === 'LEADER_DISAGREES'), { level: 'warning', message: 'the snapshot names broker 0 as leader of orders[0], but the broker reports that it does not lead them' })
   t.same([zero.drains, zero.flushes], [[], []], 'nothing was sent to the broker that could be reached')
 
   const twice = await callRest(server.base, 'drain_partitions', { partitions: [{ topic: 'orders', partition: 0 }, { topic: 'orders', partition: 0 }], reason: 'x' }, alice)
@@ -283,4 +284,13 @@ t.test('a broker that flushes: no human needed; named partitions go to their lea
   t.equal(allApplied.status, 200, JSON.stringify(allApplied.body))
   t.same(zero.flushes.at(-1), { partitions: [], all_assigned: true })
   t.same(allApplied.body.result.broker_answer, { brokers: [{ node_id: 0, address: zero.address, flushed: [{ topic: 'orders', partition: 0 }, { topic: 'payments', partition: 0 }] }] })
+
+  // Over MCP the SDK checks the answer against the output schema, not_applicable included.
+  const client = await connectClient(server.base, 'modern', alice)
+  t.teardown(async () => { await client.close() })
+  const paymentsOne = { partitions: [{ topic: 'payments', partition: 1 }] }
+  const mcpPlan = (await client.callTool({ name: 'trigger_flush', arguments: paymentsOne })).structuredContent as Record<string, any>
+  const mcpApplied = await client.callTool({ name: 'trigger_flush', arguments: { ...paymentsOne, dry_run: false, plan_token: mcpPlan.plan_token } })
+  t.notOk(mcpApplied.isError, JSON.stringify(mcpApplied.content))
+  t.match(mcpApplied.structuredContent, { status: 'applied', result: { read_back: 'not_applicable', broker_answer: { brokers: [{ node_id: 1, flushed: [{ topic: 'payments', partition: 1 }] }] } } })
 })

@@ -43,7 +43,7 @@ const spec: MutationSpec<typeof properties, LeaderState, MutationDeps> = {
         { level: 'info', code: 'DRAIN_OUTCOME', message: `each broker answers which partitions it drained and which are still pending after ${deadline} s; which broker serves a drained partition next is not part of the answer: check cluster_status after` }
       ],
       impact: {
-        summary: `asks ${brokers.map(({ target, refs }) => `broker ${target.nodeId} to drain ${refList(refs)}`).join(', ') || 'no broker'} within ${deadline} s (reason: ${JSON.stringify(reason)})`,
+        summary: `asks ${brokers.map(({ target, refs }) => `broker ${target.nodeId} to drain ${refList(refs)}`).join('; ') || 'no broker'} within ${deadline} s (reason: ${JSON.stringify(reason)})`,
         partitions: partitions.length,
         brokers: brokers.map(({ target }) => target.nodeId),
         deadline_seconds: deadline

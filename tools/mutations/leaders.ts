@@ -94,7 +94,7 @@ export function leaderFindings ({ partitions, leaders }: LeaderState): Finding[]
     }
     const reported = led.map((p) => [p, reportedBy(leaders, p)] as const)
     add('warning', 'STATE_NOT_REPORTED', reported.filter(([, r]) => r === undefined).map(([p]) => p),
-      (list) => `broker ${nodeId} reports no status for ${list} (today's KafScale brokers report only S3 health): their state shows as ${UNKNOWN_STATE}`)
+      (list) => `broker ${nodeId} reports no status for ${list} (today's KafScale brokers report only S3 health): the plan shows their state as ${UNKNOWN_STATE}`)
     add('warning', 'LEADER_DISAGREES', reported.filter(([, r]) => r !== undefined && !r.leader).map(([p]) => p),
       (list) => `the snapshot names broker ${nodeId} as leader of ${list}, but the broker reports that it does not lead them`)
   }

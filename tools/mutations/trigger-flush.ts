@@ -71,7 +71,7 @@ function partitionsPlan (leaders: LeaderState): Plan {
     after: { partitions: Object.fromEntries(Object.entries(before).map(([key, entry]) => [key, { ...entry, flushed: true }])) },
     findings: [...leaderFindings(leaders), NOT_IMPLEMENTED],
     impact: {
-      summary: `asks ${brokers.map(({ target, refs }) => `broker ${target.nodeId} to flush ${refList(refs)}`).join(', ') || 'no broker'} to S3`,
+      summary: `asks ${brokers.map(({ target, refs }) => `broker ${target.nodeId} to flush ${refList(refs)}`).join('; ') || 'no broker'} to S3`,
       partitions: leaders.partitions.length,
       brokers: brokers.map(({ target }) => target.nodeId)
     }
