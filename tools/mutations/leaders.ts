@@ -24,7 +24,7 @@ export const PartitionRefs = (description: string) => Type.Array(Type.Object({
   partition: Type.Integer({ minimum: 0, maximum: INT32_MAX })
 }, { additionalProperties: false }), { minItems: 1, maxItems: MAX_PARTITIONS, uniqueItems: true, description })
 
-export interface NamedPartition extends PartitionRef {
+interface NamedPartition extends PartitionRef {
   /** Its leader's node id in the snapshot; undefined when the snapshot has no such partition. */
   leader: number | undefined
   problem?: 'no_topic' | 'no_partition' | 'no_leader'
@@ -63,7 +63,7 @@ export async function readLeaders (refs: readonly PartitionRef[], deps: Mutation
   return { partitions, leaders: new Map(statuses.map((s) => [s.target.nodeId, s])) }
 }
 
-export interface PartitionEntry extends PartitionRef {
+interface PartitionEntry extends PartitionRef {
   leader: number | null
   state: string
 }
@@ -134,7 +134,7 @@ export async function onEachBroker<R> (control: BrokerControlPool, targets: Read
     : (s.reason as Error).message).join('; '))
 }
 
-export function refKey ({ topic, partition }: PartitionRef): string {
+function refKey ({ topic, partition }: PartitionRef): string {
   return `${topic}/${partition}`
 }
 
