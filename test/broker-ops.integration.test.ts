@@ -1,8 +1,9 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { SNAPSHOT_KEY } from '../lib/kafscale/keys.ts'
+import { auditLines, type AuditRecord } from './helpers/audit-file.ts'
 import { encoded, snapshotWith } from './helpers/cluster-builder.ts'
 import { startControlServer, type ControlServer, type WirePartition } from './helpers/control-server.ts'
 import { startEtcd, type EtcdProcess } from './helpers/etcd.ts'
@@ -57,11 +58,11 @@ async function serve (addresses: Record<number, string>, extra: string[] = []): 
   return { ...server, auditFile }
 }
 
-function auditOf (file: string, planId: string): Array<Record<string, any>> {
-  return readFileSync(file, 'utf8').trim().split('\n').map((line) => JSON.parse(line)).filter((r) => r.mutation?.plan_id === planId)
+function auditOf (file: string, planId: string): AuditRecord[] {
+  return auditLines(file).filter((r) => r.mutation?.plan_id === planId)
 }
 
-const phases = (records: Array<Record<string, any>>): Array<[string, string | null]> => records.map((r) => [r.mutation.phase, r.mutation.result ?? null])
+const phases = (records: AuditRecord[]): Array<[string, string | null]> => records.map((r) => [r.mutation.phase, r.mutation.result ?? null])
 
 // The fixture cluster: orders/0..2 led by brokers 0, 1, 2; payments/0..1 by 0, 1; orphan/0 by none.
 t.before(async () => {
