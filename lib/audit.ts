@@ -3,7 +3,7 @@ import { closeSync, fstatSync, fsync, openSync, readFileSync, readSync, renameSy
 import { open, rename, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { promisify } from 'node:util'
-import { ConfigError } from './errors.ts'
+import { loadSecretKey, canonicalDigest } from './crypto.ts'
 
 // One JSON record per tool call (MCP or REST, allowed or denied, succeeded or failed).
 //
@@ -68,8 +68,6 @@ export const CHECKPOINT_FORMAT = 'kafscale-mcp-audit-checkpoint/1'
 export type ChainAlgorithm = 'sha256' | 'hmac-sha256'
 const HASH_SUFFIX = /,"hash":"([0-9a-f]{64})"\}$/
 const HEX64 = /^[0-9a-f]{64}$/
-/** A key shorter than the HMAC's own output adds nothing an attacker could not guess faster. */
-const MIN_KEY_BYTES = 32
 /** Lines longer than this are not records (a record is a few KiB), so they are not buffered. */
 const MAX_LINE_BYTES = 16 << 20
 const TAIL_WINDOW_BYTES = 1 << 20
@@ -84,16 +82,7 @@ export function defaultCheckpointPath (auditFile: string): string {
 
 /** The HMAC key from its file: raw bytes, a trailing newline ignored. */
 export function loadAuditKey (path: string): Buffer {
-  let raw: Buffer
-  try {
-    raw = readFileSync(path)
-  } catch (err) {
-    throw new ConfigError(`cannot read the audit HMAC key file ${path}: ${(err as Error).message}`)
-  }
-  let end = raw.length
-  while (end > 0 && (raw[end - 1] === 0x0a || raw[end - 1] === 0x0d)) end--
-  if (end < MIN_KEY_BYTES) throw new ConfigError(`the audit HMAC key file ${path} holds ${end} bytes; use at least ${MIN_KEY_BYTES} random bytes, e.g. openssl rand -base64 48 > ${path}`)
-  return raw.subarray(0, end)
+  return loadSecretKey(path, 'audit HMAC key')
 }
 
 /** Seals and opens the lines of the audit file and its checkpoint with one digest. */
@@ -658,12 +647,7 @@ function scalar (value: unknown, budget: { bytes: number }): unknown {
 
 /** SHA-256 of the arguments in canonical JSON (keys sorted), so equal calls digest equally. */
 export function digestArguments (value: unknown): string {
-  const canonical = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(canonical)
-    if (v !== null && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical((v as Record<string, unknown>)[k])]))
-    return v
-  }
-  return sha256(JSON.stringify(canonical(value ?? {})))
+  return canonicalDigest(value ?? {})
 }
 
 export class AuditLog {

@@ -1,13 +1,13 @@
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
-import { readFileSync } from 'node:fs'
-import { ConfigError } from '../errors.ts'
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+import { loadSecretKey } from '../crypto.ts'
+
+export { canonicalDigest, canonicalJson } from '../crypto.ts'
 
 // Plans, approvals and confirmation states leave the service and come back through the caller
 // (the model, its client). They are sealed with one HMAC key so any replica holding the key can
 // verify them and nobody without it can make or alter one. Each kind is sealed in its own domain,
 // so a plan can never pass for an approval.
 
-const MIN_KEY_BYTES = 32
 /** Tokens are short; a longer string is refused before any work. */
 export const MAX_SEALED_CHARS = 8192
 
@@ -55,28 +55,5 @@ export class Sealer {
 
 /** The plan key from its file (raw bytes, a trailing newline ignored), at least 32 bytes. */
 export function loadPlanKey (path: string): Buffer {
-  let raw: Buffer
-  try {
-    raw = readFileSync(path)
-  } catch (err) {
-    throw new ConfigError(`cannot read the plan key file ${path}: ${(err as Error).message}`)
-  }
-  let end = raw.length
-  while (end > 0 && (raw[end - 1] === 0x0a || raw[end - 1] === 0x0d)) end--
-  if (end < MIN_KEY_BYTES) throw new ConfigError(`the plan key file ${path} holds ${end} bytes; use at least ${MIN_KEY_BYTES} random bytes, e.g. openssl rand -base64 48 > ${path}`)
-  return raw.subarray(0, end)
-}
-
-/** SHA-256 of a value in canonical JSON (object keys sorted): equal values digest equally. */
-export function canonicalDigest (value: unknown): string {
-  return createHash('sha256').update(canonicalJson(value)).digest('hex')
-}
-
-export function canonicalJson (value: unknown): string {
-  const canonical = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(canonical)
-    if (v !== null && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical((v as Record<string, unknown>)[k])]))
-    return v
-  }
-  return JSON.stringify(canonical(value ?? null))
+  return loadSecretKey(path, 'plan key')
 }
