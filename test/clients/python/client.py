@@ -18,7 +18,11 @@ import anyio
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import create_mcp_http_client
+
+try:
+    import httpx2 as httpx  # the 2.x SDK's HTTP client, a fork of httpx
+except ImportError:
+    import httpx
 
 SDK = version("mcp")
 MODERN_SDK = int(SDK.split(".")[0]) >= 2
@@ -71,9 +75,10 @@ async def over_http(url, mode, plan):
             await response.aread()
             refusals.append(response)
 
-    headers = {"Authorization": f"Bearer {token}"} if token else None
-    async with create_mcp_http_client(headers=headers) as http:
-        http.event_hooks["response"].append(remember_refusal)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    # The SDKs' own defaults: a server may hold a response stream open for a while.
+    timeout = httpx.Timeout(30, read=300)
+    async with httpx.AsyncClient(headers=headers, timeout=timeout, event_hooks={"response": [remember_refusal]}) as http:
         try:
             if MODERN_SDK:
                 return await run_client(streamable_http_client(url, http_client=http), plan, mode)
