@@ -9,21 +9,8 @@ if [ -n "${SCHEMATHESIS_BINARY:-}" ] && [ -x "$SCHEMATHESIS_BINARY" ]; then exit
 venv=.cache/schemathesis
 # A marker file records the version installed, so a bump reinstalls.
 if [ -x "$venv/bin/schemathesis" ] && [ "$(cat "$venv/version" 2>/dev/null)" = "$SCHEMATHESIS_VERSION" ]; then exit 0; fi
-if ! command -v python3 >/dev/null 2>&1; then
-  echo "ensure-schemathesis: the REST contract test needs python3 (3.10 or newer) to install schemathesis" >&2
-  exit 1
-fi
-if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
-  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-    echo "ensure-schemathesis: installing python3-venv" >&2
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
-  else
-    echo "ensure-schemathesis: run 'sudo apt-get install python3-venv' (or set SCHEMATHESIS_BINARY)" >&2
-    exit 1
-  fi
-fi
+source scripts/python-venv.sh
+need_python_venv ensure-schemathesis "the REST contract test (schemathesis)" "or set SCHEMATHESIS_BINARY"
 echo "ensure-schemathesis: installing schemathesis ${SCHEMATHESIS_VERSION} into ${venv} (first run only)" >&2
 rm -rf "$venv"
 python3 -m venv "$venv"
