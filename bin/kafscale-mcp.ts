@@ -5,10 +5,6 @@
 // refused) V8 otherwise keeps ~100 MB of grown old space while idle; with it RSS comes back to
 // within ~15 MB (the fuzz test checks +50 MB), at no measurable cost per call.
 import { userInfo } from 'node:os'
-import { serveStdio } from '@modelcontextprotocol/server/stdio'
-import { buildApp } from '../app.ts'
-import { buildMcpServer } from '../transports/mcp-server.ts'
-import { demoBackend, startDemoBrokerMetrics } from '../demo/cluster.ts'
 import { runAuditCommand } from '../lib/audit-command.ts'
 import { loadConfig, usage, type Config } from '../lib/config.ts'
 import { REVISION, VERSION } from '../lib/version.ts'
@@ -31,6 +27,15 @@ try {
   console.error(`kafscale-mcp: ${(err as Error).message}\nRun kafscale-mcp --help for the options.`)
   process.exit(2)
 }
+
+// The service's modules load only now: --help, --version and a bad setting answer at once (a
+// desktop client's first look, a shell's tab completion) without loading Fastify, the SDK and etcd.
+const [{ serveStdio }, { buildApp }, { buildMcpServer }, { demoBackend, startDemoBrokerMetrics }] = await Promise.all([
+  import('@modelcontextprotocol/server/stdio'),
+  import('../app.ts'),
+  import('../transports/mcp-server.ts'),
+  import('../demo/cluster.ts')
+])
 
 const demoMetrics = config.demo && config.brokerMetricsUrl === undefined ? await startDemoBrokerMetrics() : undefined
 if (demoMetrics !== undefined) {
@@ -66,8 +71,10 @@ const SHUTDOWN_DEADLINE_MS = 10_000
 
 async function serveHttp (): Promise<void> {
   let closing = false
+  // `on`, not `once`: a second signal (Ctrl-C reaches the launcher's child from the terminal and
+  // again from the launcher) must not kill the process mid-shutdown with Node's default handler.
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.once(signal, () => {
+    process.on(signal, () => {
       if (closing) return
       closing = true
       app.log.info({ signal }, 'shutting down')
