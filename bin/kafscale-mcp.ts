@@ -6,11 +6,14 @@
 // within ~15 MB (the fuzz test checks +50 MB), at no measurable cost per call.
 import { userInfo } from 'node:os'
 import { runAuditCommand } from '../lib/audit-command.ts'
+import { allClientConfigs } from '../lib/client-config.ts'
+import { listenUrl, runPrintConfig, stdioCommand } from '../lib/print-config-command.ts'
 import { loadConfig, usage, type Config } from '../lib/config.ts'
 import { REVISION, VERSION } from '../lib/version.ts'
 
 const argv = process.argv.slice(2)
 if (argv[0] === 'audit') process.exit(runAuditCommand(argv.slice(1), process.env))
+if (argv[0] === 'print-config') process.exit(runPrintConfig(argv.slice(1), process.env))
 if (argv.includes('--help') || argv.includes('-h')) {
   console.log(usage())
   process.exit(0)
@@ -99,19 +102,16 @@ async function serveHttp (): Promise<void> {
   if (config.demo) {
     const address = app.server.address()
     const port = typeof address === 'object' && address !== null ? address.port : config.port
-    const url = `http://127.0.0.1:${port}/mcp`
+    const url = listenUrl(config.host, port)
+    const header = config.authMode === 'none' ? '' : ' -H "Authorization: Bearer $KAFSCALE_MCP_TOKEN"'
     console.log([
       '',
       `kafscale-mcp ${VERSION} is serving the demo cluster "kafscale-demo" at ${url}`,
       '',
-      'Claude Desktop (claude_desktop_config.json, through mcp-remote):',
-      JSON.stringify({ mcpServers: { kafscale: { command: 'npx', args: ['-y', 'mcp-remote', url] } } }, null, 2),
+      allClientConfigs({ url, auth: config.authMode, scopes: app.policy.scopesSupported(), stdio: stdioCommand([{ name: 'demo', value: undefined }], {}) }),
       '',
-      'Cursor (~/.cursor/mcp.json) or VS Code (.vscode/mcp.json uses "servers" instead of "mcpServers"):',
-      JSON.stringify({ mcpServers: { kafscale: { url } } }, null, 2),
-      '',
-      `MCP Inspector: npx @modelcontextprotocol/inspector --cli ${url} --transport http --method tools/list`,
-      `REST: curl -s -X POST ${url.replace('/mcp', '/api/v1/tools/list_topics')} -H 'content-type: application/json' -d '{}'`,
+      `REST: curl -s -X POST ${url.replace(/\/mcp$/, '/api/v1/tools/list_topics')} -H 'content-type: application/json'${header} -d '{}'`,
+      'One client only: kafscale-mcp print-config --demo --client claude|cursor|vscode|inspector|stdio (with the same token settings).',
       ''
     ].join('\n'))
   }
