@@ -5,7 +5,7 @@ import t from 'tap'
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client'
 import { TOKEN_VARIABLE, VSCODE_TOKEN_INPUT } from '../lib/client-config.ts'
 import { spawnServer } from './helpers/bin.ts'
-import { desktopNode, desktopPath, mcpRemoteHome, ROOT, startConfiguredServer, type StdioServer } from './helpers/desktop.ts'
+import { desktopEnv, desktopNode, mcpRemoteHome, ROOT, startConfiguredServer, type StdioServer } from './helpers/desktop.ts'
 
 // Each configuration `kafscale-mcp print-config` prints, pasted as the user would (the token
 // filled in where the client keeps it) and read as the client reads it (its own variable
@@ -20,7 +20,7 @@ interface Printed { stdout: string, stderr: string }
 
 /** `kafscale-mcp print-config ARGS…`, through the launcher, from the machine's Node. */
 function printConfig (args: string[]): Printed & { status: number | null } {
-  const run = spawnSync(desktopNode().path, [LAUNCHER, 'print-config', ...args], { encoding: 'utf8', env: { ...process.env, PATH: desktopPath() } })
+  const run = spawnSync(desktopNode().path, [LAUNCHER, 'print-config', ...args], { encoding: 'utf8', env: desktopEnv() })
   return { status: run.status, stdout: run.stdout, stderr: run.stderr }
 }
 

@@ -17,6 +17,20 @@ export function desktopPath (): string {
   return (process.env.PATH ?? '').split(delimiter).filter((dir) => !dir.includes('node_modules')).join(delimiter)
 }
 
+/** The environment of a process a person or a desktop client starts: the desktop PATH. */
+export function desktopEnv (): NodeJS.ProcessEnv {
+  return { ...process.env, PATH: desktopPath() }
+}
+
+/**
+ * The argv that runs `command args…` as a desktop client would: through `env -u NODE_OPTIONS`,
+ * because tap adds its process-info loader to every child's NODE_OPTIONS, and that loader catches
+ * signals in each Node process it runs in, hiding how the launcher and the service handle them.
+ */
+export function withoutTestLoader (command: string, args: string[]): [string, string[]] {
+  return ['/usr/bin/env', ['-u', 'NODE_OPTIONS', command, ...args]]
+}
+
 /** The `node` that PATH finds, and its version: the machine's own Node. */
 export function desktopNode (): { path: string, version: string } {
   const dir = desktopPath().split(delimiter).find((d) => existsSync(join(d, 'node')))
