@@ -99,20 +99,22 @@ async function serveHttp (): Promise<void> {
     process.exit(1)
   }
 
-  if (config.demo) {
-    const address = app.server.address()
-    const port = typeof address === 'object' && address !== null ? address.port : config.port
-    const url = listenUrl(config.host, port)
-    const header = config.authMode === 'none' ? '' : ' -H "Authorization: Bearer $KAFSCALE_MCP_TOKEN"'
-    console.log([
-      '',
-      `kafscale-mcp ${VERSION} is serving the demo cluster "kafscale-demo" at ${url}`,
-      '',
-      allClientConfigs({ url, auth: config.authMode, scopes: app.policy.scopesSupported(), stdio: stdioCommand([{ name: 'demo', value: undefined }], {}) }),
-      '',
-      `REST: curl -s -X POST ${url.replace(/\/mcp$/, '/api/v1/tools/list_topics')} -H 'content-type: application/json'${header} -d '{}'`,
-      'One client only: kafscale-mcp print-config --demo --client claude|cursor|vscode|inspector|stdio (with the same token settings).',
-      ''
-    ].join('\n'))
+  const address = app.server.address()
+  const port = typeof address === 'object' && address !== null ? address.port : config.port
+  const url = config.resourceUrl ?? listenUrl(config.host, port)
+  if (!config.demo) {
+    app.log.info({ url }, 'serving MCP; `kafscale-mcp print-config` with these settings prints client configurations')
+    return
   }
+  const header = config.authMode === 'none' ? '' : ' -H "Authorization: Bearer $KAFSCALE_MCP_TOKEN"'
+  console.log([
+    '',
+    `kafscale-mcp ${VERSION} is serving the demo cluster "kafscale-demo" at ${url}`,
+    '',
+    allClientConfigs({ url, auth: config.authMode, scopes: app.policy.scopesSupported(), stdio: stdioCommand([{ name: 'demo', value: undefined }], {}) }),
+    '',
+    `REST: curl -s -X POST ${url.replace(/\/mcp$/, '/api/v1/tools/list_topics')} -H 'content-type: application/json'${header} -d '{}'`,
+    'One client only: kafscale-mcp print-config --demo --client claude|cursor|vscode|inspector|stdio (with the same token settings).',
+    ''
+  ].join('\n'))
 }
