@@ -5,16 +5,15 @@
 // refused) V8 otherwise keeps ~100 MB of grown old space while idle; with it RSS comes back to
 // within ~15 MB (the fuzz test checks +50 MB), at no measurable cost per call.
 import { userInfo } from 'node:os'
-import { serveStdio } from '@modelcontextprotocol/server/stdio'
-import { buildApp } from '../app.ts'
-import { buildMcpServer } from '../transports/mcp-server.ts'
-import { demoBackend, startDemoBrokerMetrics } from '../demo/cluster.ts'
 import { runAuditCommand } from '../lib/audit-command.ts'
+import { allClientConfigs } from '../lib/client-config.ts'
+import { listenUrl, runPrintConfig, stdioCommand } from '../lib/print-config-command.ts'
 import { loadConfig, usage, type Config } from '../lib/config.ts'
 import { REVISION, VERSION } from '../lib/version.ts'
 
 const argv = process.argv.slice(2)
 if (argv[0] === 'audit') process.exit(runAuditCommand(argv.slice(1), process.env))
+if (argv[0] === 'print-config') process.exit(runPrintConfig(argv.slice(1), process.env))
 if (argv.includes('--help') || argv.includes('-h')) {
   console.log(usage())
   process.exit(0)
@@ -31,6 +30,15 @@ try {
   console.error(`kafscale-mcp: ${(err as Error).message}\nRun kafscale-mcp --help for the options.`)
   process.exit(2)
 }
+
+// The service's modules load only now: --help, --version and a bad setting answer at once (a
+// desktop client's first look, a shell's tab completion) without loading Fastify, the SDK and etcd.
+const [{ serveStdio }, { buildApp }, { buildMcpServer }, { demoBackend, startDemoBrokerMetrics }] = await Promise.all([
+  import('@modelcontextprotocol/server/stdio'),
+  import('../app.ts'),
+  import('../transports/mcp-server.ts'),
+  import('../demo/cluster.ts')
+])
 
 const demoMetrics = config.demo && config.brokerMetricsUrl === undefined ? await startDemoBrokerMetrics() : undefined
 if (demoMetrics !== undefined) {
@@ -66,8 +74,10 @@ const SHUTDOWN_DEADLINE_MS = 10_000
 
 async function serveHttp (): Promise<void> {
   let closing = false
+  // `on`, not `once`: a second signal (Ctrl-C reaches the launcher's child from the terminal and
+  // again from the launcher) must not kill the process mid-shutdown with Node's default handler.
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.once(signal, () => {
+    process.on(signal, () => {
       if (closing) return
       closing = true
       app.log.info({ signal }, 'shutting down')
@@ -89,23 +99,22 @@ async function serveHttp (): Promise<void> {
     process.exit(1)
   }
 
-  if (config.demo) {
-    const address = app.server.address()
-    const port = typeof address === 'object' && address !== null ? address.port : config.port
-    const url = `http://127.0.0.1:${port}/mcp`
-    console.log([
-      '',
-      `kafscale-mcp ${VERSION} is serving the demo cluster "kafscale-demo" at ${url}`,
-      '',
-      'Claude Desktop (claude_desktop_config.json, through mcp-remote):',
-      JSON.stringify({ mcpServers: { kafscale: { command: 'npx', args: ['-y', 'mcp-remote', url] } } }, null, 2),
-      '',
-      'Cursor (~/.cursor/mcp.json) or VS Code (.vscode/mcp.json uses "servers" instead of "mcpServers"):',
-      JSON.stringify({ mcpServers: { kafscale: { url } } }, null, 2),
-      '',
-      `MCP Inspector: npx @modelcontextprotocol/inspector --cli ${url} --transport http --method tools/list`,
-      `REST: curl -s -X POST ${url.replace('/mcp', '/api/v1/tools/list_topics')} -H 'content-type: application/json' -d '{}'`,
-      ''
-    ].join('\n'))
+  const address = app.server.address()
+  const port = typeof address === 'object' && address !== null ? address.port : config.port
+  const url = config.resourceUrl ?? listenUrl(config.host, port)
+  if (!config.demo) {
+    app.log.info({ url }, 'serving MCP; `kafscale-mcp print-config` with these settings prints client configurations')
+    return
   }
+  const header = config.authMode === 'none' ? '' : ' -H "Authorization: Bearer $KAFSCALE_MCP_TOKEN"'
+  console.log([
+    '',
+    `kafscale-mcp ${VERSION} is serving the demo cluster "kafscale-demo" at ${url}`,
+    '',
+    allClientConfigs({ url, auth: config.authMode, scopes: app.policy.scopesSupported(), stdio: stdioCommand([{ name: 'demo', value: undefined }], {}) }),
+    '',
+    `REST: curl -s -X POST ${url.replace(/\/mcp$/, '/api/v1/tools/list_topics')} -H 'content-type: application/json'${header} -d '{}'`,
+    'One client only: kafscale-mcp print-config --demo --client claude|cursor|vscode|inspector|stdio (with the same token settings).',
+    ''
+  ].join('\n'))
 }

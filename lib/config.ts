@@ -87,7 +87,8 @@ export function usage (): string {
   // The help column starts after the longest option, so no option runs into its text.
   const width = Math.max(...options.map(([option]) => option.length)) + 2
   for (const [option, help] of options) lines.push(`  ${option.padEnd(width)}${help}`)
-  lines.push('', 'Other commands:', '  kafscale-mcp audit verify [--audit-hmac-key-file KEY] [--audit-checkpoint FILE] AUDIT-FILE', '      check an audit file\'s chain and checkpoint (kafscale-mcp audit verify --help)')
+  lines.push('', 'Other commands:', '  kafscale-mcp audit verify [--audit-hmac-key-file KEY] [--audit-checkpoint FILE] AUDIT-FILE', '      check an audit file\'s chain and checkpoint (kafscale-mcp audit verify --help)',
+    '  kafscale-mcp print-config [--client claude|cursor|vscode|inspector|stdio] [options]', '      print client configurations for a server run with these options (kafscale-mcp print-config --help)')
   return lines.join('\n')
 }
 

@@ -53,6 +53,8 @@ export const ControlPartlyAppliedError = createError<'KSMCP_ERR_CONTROL_PARTIAL'
 export const UnauthorizedError = createError('KSMCP_ERR_UNAUTHORIZED', 'unauthorized: %s', 401)
 export const ForbiddenError = createError('KSMCP_ERR_FORBIDDEN', 'forbidden: %s', 403)
 export const InsufficientScopeError = createError('KSMCP_ERR_INSUFFICIENT_SCOPE', 'insufficient scope: %s', 403)
+// Static-token mode answers a client that tries to register for OAuth (RFC 7591) with what to send instead.
+export const OAuthNotOfferedError = createError('KSMCP_ERR_NO_OAUTH', 'no OAuth client registration here: %s', 400)
 export const AuthUnavailableError = createError('KSMCP_ERR_AUTH_UNAVAILABLE', 'cannot verify the token now: %s', 503)
 export const AuditUnavailableError = createError('KSMCP_ERR_AUDIT_UNAVAILABLE', 'the audit log cannot be written, so the result is withheld', 503)
 export const TooManyConcurrentError = createError('KSMCP_ERR_TOO_MANY_CONCURRENT', 'too many concurrent requests: at most %d at once per caller', 429)

@@ -7,9 +7,14 @@ import { StaticToken } from '../lib/auth/static-token.ts'
 import { assertOptions, httpUrl, problemOf } from '../lib/config/checks.ts'
 import { failureReply, type Failure } from '../core/http-errors.ts'
 import type { Caller } from '../core/tool.ts'
-import { AuthUnavailableError, InsufficientScopeError, InternalError, UnauthorizedError } from '../lib/errors.ts'
+import { AuthUnavailableError, InsufficientScopeError, InternalError, OAuthNotOfferedError, UnauthorizedError } from '../lib/errors.ts'
 
 export type AuthMode = 'oidc' | 'static' | 'none'
+
+// A static token is not OAuth, and clients assume OAuth at any 401: with no metadata to find they
+// register at /register (the MCP 2025-03-26 fallback; mcp-remote), and report only that failing.
+// So every static-mode refusal, that registration included, says what to send instead.
+const SEND_STATIC_TOKEN = 'send `Authorization: Bearer <token>` with the server\'s static token (this server offers no OAuth sign-in; `kafscale-mcp print-config` prints client configurations that send it)'
 
 export interface AuthPluginOptions {
   mode: AuthMode
@@ -59,9 +64,10 @@ export default fp<AuthPluginOptions>(async function auth (app, options) {
     case 'static': {
       const token = new StaticToken(options.staticToken!)
       verify = async (presented) => {
-        if (!token.matches(presented)) throw new TokenError('invalid', 'unknown token')
+        if (!token.matches(presented)) throw new TokenError('invalid', `unknown token: ${SEND_STATIC_TOKEN}`)
         return STATIC_TOKEN
       }
+      app.post('/register', async (_request, reply) => { await refuse(reply, new OAuthNotOfferedError(SEND_STATIC_TOKEN)) })
       break
     }
     case 'oidc': {
@@ -97,7 +103,10 @@ export default fp<AuthPluginOptions>(async function auth (app, options) {
     }
     const header = request.headers.authorization
     if (header === undefined || header === '') {
-      await refuse(reply, new UnauthorizedError('a bearer token is required'), { challenge: { realm: 'kafscale-mcp' } })
+      // RFC 6750 §3 asks for no error code when no credentials came; a description of what to
+      // send is what a static-token client needs, and an OAuth one finds resource_metadata.
+      const needed = options.mode === 'static' ? `a bearer token is required: ${SEND_STATIC_TOKEN}` : 'a bearer token is required'
+      await refuse(reply, new UnauthorizedError(needed), { challenge: { realm: 'kafscale-mcp', ...(options.mode === 'static' ? { error_description: SEND_STATIC_TOKEN } : {}) } })
       return
     }
     const presented = header.startsWith('Bearer ') ? header.slice(7).trim() : ''

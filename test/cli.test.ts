@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process'
 import { connect, createServer, type AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
+import { TOKEN_VARIABLE } from '../lib/client-config.ts'
 import { connectClient } from './helpers/server.ts'
 import { freePort } from './helpers/etcd.ts'
 
@@ -62,6 +63,10 @@ t.test('the demo serves the embedded cluster, prints client config, and stops on
   while (!demo.output().includes('is serving the demo cluster') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
   t.match(demo.output(), `at http://127.0.0.1:${port}/mcp`)
   t.match(demo.output(), '"mcp-remote"')
+  // The same configurations as print-config: with a token set, each sends it by reference.
+  t.match(demo.output(), `Authorization: Bearer \${${TOKEN_VARIABLE}}`, 'mcp-remote\'s --header')
+  t.match(demo.output(), `"Authorization": "Bearer \${env:${TOKEN_VARIABLE}}"`, 'Cursor\'s headers')
+  t.match(demo.output(), '"type": "http"', 'VS Code\'s server type')
   const client = await connectClient(`http://127.0.0.1:${port}`, 'legacy', { authorization: 'Bearer canary-token-1234' })
   const result = await client.callTool({ name: 'fetch_offsets', arguments: { group_id: 'billing' } })
   t.equal((result.structuredContent as { offsets: unknown[] }).offsets.length, 3)

@@ -48,7 +48,7 @@ t.test('a route the plugin adds sits behind the gate', async (t) => {
   t.teardown(server.close)
   const anonymous = await fetch(`${server.base}/api/v1/partition-leaders`)
   t.equal(anonymous.status, 401)
-  t.equal(anonymous.headers.get('www-authenticate'), 'Bearer realm="kafscale-mcp"')
+  t.match(anonymous.headers.get('www-authenticate'), /^Bearer realm="kafscale-mcp", error_description="send `Authorization: Bearer <token>`/)
   t.match(await anonymous.json(), { code: 'KSMCP_ERR_UNAUTHORIZED' })
   const authorized = await fetch(`${server.base}/api/v1/partition-leaders`, { headers: { authorization: 'Bearer example-token-0123456789' } })
   t.equal(authorized.status, 200)

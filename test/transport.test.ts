@@ -80,8 +80,10 @@ t.test('the static bearer token gates /mcp and /api, not /healthz', async (t) =>
   t.teardown(server.close)
   const none = await post(server.base, '/mcp', INITIALIZE)
   t.equal(none.status, 401)
-  t.equal(none.headers.get('www-authenticate'), 'Bearer realm="kafscale-mcp"')
-  t.same(JSON.parse(none.text), { statusCode: 401, code: 'KSMCP_ERR_UNAUTHORIZED', error: 'Unauthorized', message: 'unauthorized: a bearer token is required' })
+  const sendToken = 'send `Authorization: Bearer <token>` with the server\'s static token (this server offers no OAuth sign-in; `kafscale-mcp print-config` prints client configurations that send it)'
+  t.equal(none.headers.get('www-authenticate'), `Bearer realm="kafscale-mcp", error_description="${sendToken}"`, 'what to send, and no OAuth metadata to chase')
+  t.same(JSON.parse(none.text), { statusCode: 401, code: 'KSMCP_ERR_UNAUTHORIZED', error: 'Unauthorized', message: `unauthorized: a bearer token is required: ${sendToken}` })
+  t.equal((await fetch(`${server.base}/.well-known/oauth-protected-resource`)).status, 404, 'no authorization server is advertised')
   t.equal((await post(server.base, '/mcp', INITIALIZE, { authorization: 'Bearer wrong' })).status, 401)
   t.equal((await post(server.base, '/mcp', INITIALIZE, { authorization: 'bearer s3cret-token' })).status, 401, 'the scheme is case-sensitive, as in the reference')
   t.equal((await callRest(server.base, 'list_topics', {})).status, 401)

@@ -20,9 +20,10 @@ export interface ServerProcess {
 /**
  * The real `kafscale-mcp` binary as a child process on a loopback port, started the way
  * `npm start` does (same V8 flags): what it does to its own memory, or a crash, stays its own.
+ * A port chosen beforehand lets the caller name the server's URL in its arguments (--resource-url).
  */
-export async function spawnServer (args: string[]): Promise<ServerProcess> {
-  const port = await freePort()
+export async function spawnServer (args: string[], options: { port?: number } = {}): Promise<ServerProcess> {
+  const port = options.port ?? await freePort()
   const child = spawn(process.execPath, ['--max-semi-space-size=4', '--optimize-for-size', BIN, '--http-addr', `127.0.0.1:${port}`, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
   const lines: string[] = []
   const keep = (chunk: Buffer): void => {
