@@ -272,6 +272,41 @@ t.test('without the mirror the same answers come from etcd, in as many round tri
   t.equal(direct.health().groupMirror.answered, 0)
 })
 
+t.test('memory is bounded: past its key limit the mirror turns off and etcd answers', async (t) => {
+  const keys = store().health().groupMirror.keys
+  const messages: string[] = []
+  const capped = (max: number): KafscaleStore => {
+    const log = { ...silent, info: (obj: object | string, msg?: string) => { messages.push(`${max}: ${msg ?? String(obj)}`) } }
+    const own = new KafscaleStore(new EtcdBackend({ endpoints: [etcd.endpoint], timeoutMs: 2000 }), log, { groupMirrorMaxKeys: max })
+    t.teardown(async () => { await own.close() })
+    own.start()
+    return own
+  }
+  const atLimit = capped(keys)
+  const belowLimit = capped(keys - 1)
+  await eventually(() => atLimit.health().groupMirror.synced, 'a mirror at its limit is built')
+  await eventually(() => belowLimit.health().groupMirror.error !== undefined, 'a mirror over its limit says so')
+  t.match(belowLimit.health().groupMirror, { synced: false, error: `off: /kafscale/consumers/ holds more than ${keys - 1} keys; group reads go to etcd until a restart with a higher KAFSCALE_MCP_GROUP_MIRROR_MAX_KEYS` })
+  t.notOk(messages.includes(`${keys - 1}: consumer groups mirrored from etcd`), 'the scan stops at the limit: no state is ever built')
+
+  await etcd.client.put('/kafscale/consumers/one-too-many/offsets/orders/0').value(commit(1))
+  t.teardown(async () => { await etcd.client.delete().key('/kafscale/consumers/one-too-many/offsets/orders/0') })
+  await eventually(() => !atLimit.health().groupMirror.synced, 'the key past the limit turns the mirror off')
+  t.match(atLimit.health().groupMirror, { synced: false, keys: 0, error: /^off: / })
+  const answered = atLimit.health().groupMirror.answered
+  t.ok((await atLimit.listGroups()).groups.some((g) => g.groupId === 'one-too-many'), 'etcd answers instead')
+  t.equal(atLimit.health().groupMirror.answered, answered)
+})
+
+t.test('--group-mirror-max-keys 0: no mirror, every group read goes to the key space', async (t) => {
+  const kv = new MemoryBackend()
+  kv.put('/kafscale/consumers/solo/offsets/orders/0', commit(1))
+  const off = await startServer(['--group-mirror-max-keys', '0'], { backend: kv })
+  t.teardown(off.close)
+  t.equal((await callRest(off.base, 'list_groups', {})).body.groups[0].group_id, 'solo')
+  t.match(off.app.kafscaleStore!.health().groupMirror, { synced: false, answered: 0, error: 'off by configuration: group reads go to etcd' })
+})
+
 t.test('the demo\'s in-memory key space is mirrored the same way', async (t) => {
   const kv = new MemoryBackend()
   await seedCluster({ put: (key: string) => ({ value: (value: string | Uint8Array) => { kv.put(key, value) } }) } as unknown as Etcd3)

@@ -109,7 +109,7 @@ export class EtcdBackend implements KvBackend {
     })
   }
 
-  async scanPrefix (prefix: string, onPage: (pairs: KvPair[]) => void): Promise<bigint> {
+  async scanPrefix (prefix: string, onPage: (pairs: KvPair[]) => boolean): Promise<bigint | undefined> {
     const end = prefixEnd(prefix)
     let from = Buffer.from(prefix)
     // The first page fixes the revision; the others read at it, so the pages are one state.
@@ -117,7 +117,7 @@ export class EtcdBackend implements KvBackend {
     for (;;) {
       const res = await this.call(async () => await this.client.kv.range({ key: from, range_end: end, limit: SCAN_PAGE_KEYS, revision: revision ?? 0 }))
       revision ??= res.header.revision
-      onPage(res.kvs.map((kv) => ({ key: kv.key.toString(), value: kv.value })))
+      if (!onPage(res.kvs.map((kv) => ({ key: kv.key.toString(), value: kv.value })))) return undefined
       if (!res.more || res.kvs.length === 0) return BigInt(revision)
       from = Buffer.concat([res.kvs[res.kvs.length - 1]!.key, Buffer.from([0])])
     }

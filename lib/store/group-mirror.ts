@@ -6,7 +6,11 @@ import type { KvBackend, KvEvent } from './kv.ts'
 // /kafscale/consumers/: a scan at revision R, then a watch from R + 1 applying every change in
 // order. A watch that breaks (etcd restarted, the connection dropped) or that etcd cancels (its
 // start revision was compacted) may have missed changes: the state is dropped and built again
-// from a new scan. While there is none, the store reads etcd instead.
+// from a new scan. While there is none, the store reads etcd instead. Memory is bounded: with
+// more keys than maxKeys (about 400 bytes each) the mirror turns itself off until a restart.
+
+/** 100,000 keys: about 40 MB of heap. */
+export const DEFAULT_GROUP_MIRROR_MAX_KEYS = 100_000
 
 export interface GroupMirrorStatus {
   synced: boolean
@@ -25,8 +29,9 @@ export interface GroupMirrorStatus {
 export interface GroupMirrorHooks {
   /** etcd was heard from: a watch event or progress notice arrived. */
   contact: () => void
-  /** State changes of the mirror; info only: an etcd outage is already warned of by the store. */
+  /** A lost watch is info only: the etcd outage behind it is already warned of by the store. */
   info: (obj: object, msg: string) => void
+  warn: (obj: object, msg: string) => void
 }
 
 // While etcd cannot be scanned, a new attempt at most every 5 s (as the snapshot watch retries).
@@ -44,16 +49,25 @@ export class GroupMirror {
   private stopWatch: (() => Promise<void>) | undefined
   private retry: NodeJS.Timeout | undefined
   private retryMs = RETRY.initialMs
+  /** Closed, or off: configured so, or past maxKeys. */
   private closed = false
   private readonly kv: KvBackend
   private readonly hooks: GroupMirrorHooks
+  private readonly maxKeys: number
 
-  constructor (kv: KvBackend, hooks: GroupMirrorHooks) {
+  /** maxKeys 0: no mirror, every group read goes to etcd. */
+  constructor (kv: KvBackend, hooks: GroupMirrorHooks, maxKeys = DEFAULT_GROUP_MIRROR_MAX_KEYS) {
     this.kv = kv
     this.hooks = hooks
+    this.maxKeys = maxKeys
   }
 
   start (): void {
+    if (this.maxKeys === 0) {
+      this.closed = true
+      this.error = 'off by configuration: group reads go to etcd'
+      return
+    }
     void this.sync()
   }
 
@@ -82,20 +96,29 @@ export class GroupMirror {
     this.closed = true
     this.generation++
     clearTimeout(this.retry)
-    await this.stopWatch?.()
+    const stop = this.stopWatch
+    this.stopWatch = undefined
+    await stop?.()
   }
 
   private async sync (): Promise<void> {
     const generation = ++this.generation
     const state = new GroupState()
-    let revision: bigint
+    let revision: bigint | undefined
     try {
-      revision = await this.kv.scanPrefix(CONSUMERS_PREFIX, (pairs) => { for (const { key, value } of pairs) state.put(key, value) })
+      revision = await this.kv.scanPrefix(CONSUMERS_PREFIX, (pairs) => {
+        for (const { key, value } of pairs) state.put(key, value)
+        return state.keyCount <= this.maxKeys
+      })
     } catch (err) {
       if (generation === this.generation && !this.closed) this.scheduleRetry(err as Error)
       return
     }
     if (generation !== this.generation || this.closed) return
+    if (revision === undefined) {
+      this.turnOff()
+      return
+    }
     this.stopWatch = this.kv.watchPrefix(CONSUMERS_PREFIX, revision + 1n, {
       onEvents: (events) => { if (generation === this.generation) this.apply(events) },
       onLost: (err) => { if (generation === this.generation) this.lost(err) }
@@ -123,9 +146,23 @@ export class GroupMirror {
       if (event.kind === 'put') state.put(event.key, event.value)
       else state.delete(event.key)
     }
+    if (state.keyCount > this.maxKeys) this.turnOff()
+  }
+
+  private turnOff (): void {
+    this.closed = true
+    this.generation++
+    this.state = undefined
+    this.since = new Date()
+    this.error = `off: /kafscale/consumers/ holds more than ${this.maxKeys} keys; group reads go to etcd until a restart with a higher KAFSCALE_MCP_GROUP_MIRROR_MAX_KEYS`
+    this.hooks.warn({ maxKeys: this.maxKeys }, `consumer group mirror ${this.error}`)
+    const stop = this.stopWatch
+    this.stopWatch = undefined
+    void stop?.()
   }
 
   private lost (err: Error): void {
+    if (this.closed) return
     this.hooks.info({ err: err.message }, 'consumer group mirror lost its watch: group reads go to etcd until it is rebuilt')
     this.state = undefined
     this.since = new Date()

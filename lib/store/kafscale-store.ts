@@ -85,10 +85,14 @@ export class KafscaleStore {
   private readonly log: StoreLogger
   private readonly mirror: GroupMirror
 
-  constructor (kv: KvBackend, log: StoreLogger) {
+  constructor (kv: KvBackend, log: StoreLogger, options: { groupMirrorMaxKeys?: number } = {}) {
     this.kv = reportingOutcomes(kv, { succeeded: () => { this.markConnected() }, failed: (err) => { this.markDisconnected(err) } })
     this.log = log
-    this.mirror = new GroupMirror(this.kv, { contact: () => { this.markConnected() }, info: (obj, msg) => { log.info(obj, msg) } })
+    this.mirror = new GroupMirror(this.kv, {
+      contact: () => { this.markConnected() },
+      info: (obj, msg) => { log.info(obj, msg) },
+      warn: (obj, msg) => { log.warn(obj, msg) }
+    }, options.groupMirrorMaxKeys)
   }
 
   /** Starts the snapshot watch. Never throws: an unreachable etcd is reported by health(). */

@@ -51,9 +51,10 @@ export interface KvBackend {
   watchKey: (key: string, handlers: KvWatchHandlers) => () => Promise<void>
   /**
    * Every key under prefix at one revision, in key order, handed over in pages (so a large
-   * prefix never sits in memory twice); resolves to that revision.
+   * prefix never sits in memory twice) while onPage returns true; resolves to that revision,
+   * or to undefined when onPage stopped the scan.
    */
-  scanPrefix: (prefix: string, onPage: (pairs: KvPair[]) => void) => Promise<bigint>
+  scanPrefix: (prefix: string, onPage: (pairs: KvPair[]) => boolean) => Promise<bigint | undefined>
   /** Changes under prefix from fromRevision on, until stopped or lost. */
   watchPrefix: (prefix: string, fromRevision: bigint, handlers: KvPrefixWatchHandlers) => () => Promise<void>
   ping: () => Promise<void>

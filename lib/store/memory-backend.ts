@@ -46,10 +46,9 @@ export class MemoryBackend implements KvBackend {
     return limited.map((key) => ({ key, value: options.keysOnly === true ? Buffer.alloc(0) : this.data.get(key)! }))
   }
 
-  async scanPrefix (prefix: string, onPage: (pairs: KvPair[]) => void): Promise<bigint> {
+  async scanPrefix (prefix: string, onPage: (pairs: KvPair[]) => boolean): Promise<bigint | undefined> {
     const revision = this.revision
-    onPage(await this.range(prefix))
-    return revision
+    return onPage(await this.range(prefix)) ? revision : undefined
   }
 
   watchPrefix (prefix: string, fromRevision: bigint, handlers: KvPrefixWatchHandlers): () => Promise<void> {
