@@ -42,6 +42,7 @@ async function eventually (predicate: () => Promise<boolean> | boolean, what: st
 let etcd: EtcdProcess
 let server: RunningServer
 const store = (): KafscaleStore => server.app.kafscaleStore!
+const synced = (s: KafscaleStore): boolean => s.health().groupMirror.state === 'synced'
 
 /** A tool's answer, which must have come from the mirror (not from an etcd range). */
 async function mirrored (tool: string, args: Record<string, unknown>): Promise<{ status: number, body: any }> {
@@ -59,7 +60,9 @@ t.before(async () => {
   await etcd.client.put(SNAPSHOT_KEY).value(SNAPSHOT)
   server = await startServer(['--etcd-endpoints', etcd.endpoint, '--etcd-timeout', '1s', '--rate-limit', '0'])
   await store().checkReady()
-  await eventually(() => store().health().groupMirror.synced, 'the mirror is built')
+  t.equal(store().health().groupMirror.state, 'idle', 'no watch before the first group read')
+  await callRest(server.base, 'list_groups', {})
+  await eventually(() => synced(store()), 'the first group read builds the mirror')
 })
 t.teardown(async () => {
   await server.close()
@@ -67,7 +70,7 @@ t.teardown(async () => {
 })
 
 t.test('a group appears, changes and disappears, and the tools follow', async (t) => {
-  t.match(store().health().groupMirror, { synced: true, revision: /^\d+$/, groups: 3, keys: 5 })
+  t.match(store().health().groupMirror, { state: 'synced', revision: /^\d+$/, groups: 3, keys: 5, builds: 1 })
   await putMany(etcd.client, [
     ['/kafscale/consumers/live one/metadata', group('live one', ['m-1'])],
     ['/kafscale/consumers/live one/offsets/orders/0', commit(5)]
@@ -148,21 +151,21 @@ t.test('values that do not decode, arriving through the watch, are reported per 
 })
 
 t.test('etcd down: group reads fail promptly and clearly; etcd back: the mirror is rebuilt and follows again', { timeout: 90_000 }, async (t) => {
-  const resyncs = store().health().groupMirror.resyncs
+  const builds = store().health().groupMirror.builds
   await etcd.stop()
-  await eventually(() => !store().health().groupMirror.synced, 'the mirror sees its watch break')
+  await eventually(() => !synced(store()), 'the mirror sees its watch break')
   for (const [tool, args] of [['list_groups', {}], ['describe_group', { group_id: 'billing' }], ['fetch_offsets', { group_id: 'billing' }]] as const) {
     const down = await callRest(server.base, tool, args)
     t.match(down.body.code, /^KSMCP_ERR_ETCD_(UNAVAILABLE|TIMEOUT)$/, `${tool}: an etcd error`)
     t.match(down.body.message, /^etcd (unavailable: |did not answer within 1000 ms)/)
   }
-  t.match(store().health().groupMirror, { synced: false, error: String })
+  t.match(store().health().groupMirror, { state: 'building', error: String })
   t.equal((await fetch(`${server.base}/readyz`)).status, 503)
 
   await etcd.start()
   await etcd.client.put('/kafscale/consumers/after-restart/offsets/orders/0').value(commit(1))
-  await eventually(() => store().health().groupMirror.synced, 'the mirror is rebuilt')
-  t.ok(store().health().groupMirror.resyncs > resyncs, 'by a new scan')
+  await eventually(() => synced(store()), 'the mirror is rebuilt')
+  t.ok(store().health().groupMirror.builds > builds, 'by a new scan')
   await eventually(async () => (await listed()).some(([id]) => id === 'after-restart'), 'a change written after the restart is listed')
   await etcd.client.delete().key('/kafscale/consumers/after-restart/offsets/orders/0')
   await eventually(async () => !(await listed()).some(([id]) => id === 'after-restart'), 'and the watch follows it')
@@ -206,8 +209,9 @@ t.test('a watch whose start revision was compacted away: the mirror is rebuilt f
     await own.close()
   })
   own.start()
-  await eventually(() => own.health().groupMirror.synced, 'the first scan is done')
   const names = async (): Promise<string[]> => (await own.listGroups()).groups.map((g) => g.groupId)
+  await names()
+  await eventually(() => synced(own), 'the first scan is done')
   await etcd.client.put('/kafscale/consumers/compacted/metadata').value(group('compacted', ['m-1']))
   await etcd.client.delete().key('/kafscale/consumers/archiver/offsets/payments/1')
   const { header } = await etcd.client.kv.range({ key: Buffer.from(SNAPSHOT_KEY) })
@@ -216,14 +220,14 @@ t.test('a watch whose start revision was compacted away: the mirror is rebuilt f
   release()
   await eventually(async () => (await names()).includes('compacted'), 'the changes the watch could not replay are read by a new scan')
   t.same(await names(), ['billing', 'compacted', 'team/a'])
-  t.match(own.health().groupMirror, { synced: true, resyncs: 1, keys: 5 })
+  t.match(own.health().groupMirror, { state: 'synced', builds: 2, keys: 5 })
   await etcd.client.delete().key('/kafscale/consumers/compacted/metadata')
   await eventually(async () => !(await names()).includes('compacted'), 'the new watch follows')
   await etcd.client.put('/kafscale/consumers/archiver/offsets/payments/1').value(commit(7))
 })
 
-// The same key space read both ways: from the mirror, and by a store whose mirror never started
-// (every read goes to etcd, with the round trips it always had).
+// The same key space read both ways: from the mirror, and by a store whose mirror is off (every
+// read goes to etcd, with the round trips it always had).
 t.test('without the mirror the same answers come from etcd, in as many round trips as before', async (t) => {
   await putMany(etcd.client, [
     ['/kafscale/consumers/z/offsets/orders/7', commit(1)],
@@ -233,7 +237,7 @@ t.test('without the mirror the same answers come from etcd, in as many round tri
     ['/kafscale/consumers/k/offsets/orders/1', 'not json'],
     ['/kafscale/consumers/bad/metadata', Buffer.from([0xff])]
   ])
-  const direct = new KafscaleStore(new EtcdBackend({ endpoints: [etcd.endpoint], timeoutMs: 2000 }), silent)
+  const direct = new KafscaleStore(new EtcdBackend({ endpoints: [etcd.endpoint], timeoutMs: 2000 }), silent, { groupMirrorMaxKeys: 0 })
   t.teardown(async () => { await direct.close() })
   await direct.reload()
   await eventually(async () => (await store().listGroups()).groups.some((g) => g.groupId === 'z') && store().health().groupMirror.keys === 11, 'the mirror has the keys')
@@ -284,15 +288,16 @@ t.test('memory is bounded: past its key limit the mirror turns off and etcd answ
   }
   const atLimit = capped(keys)
   const belowLimit = capped(keys - 1)
-  await eventually(() => atLimit.health().groupMirror.synced, 'a mirror at its limit is built')
+  await Promise.all([atLimit.listGroups(), belowLimit.listGroups()])
+  await eventually(() => synced(atLimit), 'a mirror at its limit is built')
   await eventually(() => belowLimit.health().groupMirror.error !== undefined, 'a mirror over its limit says so')
-  t.match(belowLimit.health().groupMirror, { synced: false, error: `off: /kafscale/consumers/ holds more than ${keys - 1} keys; group reads go to etcd until a restart with a higher KAFSCALE_MCP_GROUP_MIRROR_MAX_KEYS` })
+  t.match(belowLimit.health().groupMirror, { state: 'off', error: `off: /kafscale/consumers/ holds more than ${keys - 1} keys; group reads go to etcd until a restart with a higher KAFSCALE_MCP_GROUP_MIRROR_MAX_KEYS` })
   t.notOk(messages.includes(`${keys - 1}: consumer groups mirrored from etcd`), 'the scan stops at the limit: no state is ever built')
 
   await etcd.client.put('/kafscale/consumers/one-too-many/offsets/orders/0').value(commit(1))
   t.teardown(async () => { await etcd.client.delete().key('/kafscale/consumers/one-too-many/offsets/orders/0') })
-  await eventually(() => !atLimit.health().groupMirror.synced, 'the key past the limit turns the mirror off')
-  t.match(atLimit.health().groupMirror, { synced: false, keys: 0, error: /^off: / })
+  await eventually(() => !synced(atLimit), 'the key past the limit turns the mirror off')
+  t.match(atLimit.health().groupMirror, { state: 'off', keys: 0, error: /^off: / })
   const answered = atLimit.health().groupMirror.answered
   t.ok((await atLimit.listGroups()).groups.some((g) => g.groupId === 'one-too-many'), 'etcd answers instead')
   t.equal(atLimit.health().groupMirror.answered, answered)
@@ -304,7 +309,25 @@ t.test('--group-mirror-max-keys 0: no mirror, every group read goes to the key s
   const off = await startServer(['--group-mirror-max-keys', '0'], { backend: kv })
   t.teardown(off.close)
   t.equal((await callRest(off.base, 'list_groups', {})).body.groups[0].group_id, 'solo')
-  t.match(off.app.kafscaleStore!.health().groupMirror, { synced: false, answered: 0, error: 'off by configuration: group reads go to etcd' })
+  t.match(off.app.kafscaleStore!.health().groupMirror, { state: 'off', answered: 0, error: 'off by configuration: group reads go to etcd' })
+})
+
+t.test('without group reads the mirror stops, drops its state and watch, and the next read starts it again', async (t) => {
+  const own = new KafscaleStore(new EtcdBackend({ endpoints: [etcd.endpoint], timeoutMs: 2000 }), silent, { groupMirrorIdleMs: 300 })
+  t.teardown(async () => { await own.close() })
+  own.start()
+  await own.listGroups()
+  await eventually(() => synced(own), 'the first read builds it')
+  await eventually(() => own.health().groupMirror.state === 'idle', 'it stops once reads stop')
+  t.match(own.health().groupMirror, { state: 'idle', keys: 0, groups: 0, builds: 1 })
+  await etcd.client.put('/kafscale/consumers/while-idle/offsets/orders/0').value(commit(1))
+  t.teardown(async () => { await etcd.client.delete().key('/kafscale/consumers/while-idle/offsets/orders/0') })
+  t.ok((await own.listGroups()).groups.some((g) => g.groupId === 'while-idle'), 'meanwhile reads go to etcd')
+  await eventually(() => synced(own), 'the read started it again')
+  t.equal(own.health().groupMirror.builds, 2)
+  const answered = own.health().groupMirror.answered
+  t.ok((await own.listGroups()).groups.some((g) => g.groupId === 'while-idle'))
+  t.equal(own.health().groupMirror.answered, answered + 1, 'from the new state')
 })
 
 t.test('the demo\'s in-memory key space is mirrored the same way', async (t) => {
@@ -313,7 +336,8 @@ t.test('the demo\'s in-memory key space is mirrored the same way', async (t) => 
   const demo = await startServer([], { backend: kv })
   t.teardown(demo.close)
   const demoStore = demo.app.kafscaleStore!
-  await eventually(() => demoStore.health().groupMirror.synced, 'the mirror is built')
+  await callRest(demo.base, 'list_groups', {})
+  await eventually(() => synced(demoStore), 'the mirror is built')
   kv.put('/kafscale/consumers/newcomer/offsets/orders/0', commit(1))
   const answered = demoStore.health().groupMirror.answered
   const groups = (await callRest(demo.base, 'list_groups', {})).body.groups.map((g: any) => g.group_id)

@@ -143,7 +143,7 @@ t.test('group reads come from the group mirror: no range read; describe_configs 
   const store = server.app.kafscaleStore!
   const kv = store.kv
   const deadline = Date.now() + 10_000
-  while (!store.health().groupMirror.synced && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+  while (store.health().groupMirror.state !== 'synced' && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
   for (const [tool, args] of [['fetch_offsets', { group_id: 'billing' }], ['describe_group', { group_id: 'billing' }], ['list_groups', {}]] as const) {
     const before = kv.requestCount
     const answered = store.health().groupMirror.answered

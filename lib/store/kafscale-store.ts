@@ -85,14 +85,14 @@ export class KafscaleStore {
   private readonly log: StoreLogger
   private readonly mirror: GroupMirror
 
-  constructor (kv: KvBackend, log: StoreLogger, options: { groupMirrorMaxKeys?: number } = {}) {
+  constructor (kv: KvBackend, log: StoreLogger, options: { groupMirrorMaxKeys?: number, groupMirrorIdleMs?: number } = {}) {
     this.kv = reportingOutcomes(kv, { succeeded: () => { this.markConnected() }, failed: (err) => { this.markDisconnected(err) } })
     this.log = log
     this.mirror = new GroupMirror(this.kv, {
       contact: () => { this.markConnected() },
       info: (obj, msg) => { log.info(obj, msg) },
       warn: (obj, msg) => { log.warn(obj, msg) }
-    }, options.groupMirrorMaxKeys)
+    }, { maxKeys: options.groupMirrorMaxKeys, idleMs: options.groupMirrorIdleMs })
   }
 
   /** Starts the snapshot watch. Never throws: an unreachable etcd is reported by health(). */
@@ -110,7 +110,6 @@ export class KafscaleStore {
       onDisconnected: (err) => { this.markDisconnected(err) }
     })
     void this.reload()
-    this.mirror.start()
   }
 
   async close (): Promise<void> {
@@ -218,10 +217,11 @@ export class KafscaleStore {
 
   /**
    * The group mirror's state when it may answer: built, and etcd heard from lately (else asked
-   * now, so that a silent etcd fails the read). Undefined while it is being built: read etcd.
+   * now, so that a silent etcd fails the read). Undefined while it is being built (the first
+   * group read starts it): read etcd.
    */
   private async mirrored (): Promise<GroupState | undefined> {
-    if (this.mirror.current() === undefined || !this.connected) return undefined
+    if (this.mirror.demand() === undefined || !this.connected) return undefined
     if (Date.now() - this.lastContact > MIRROR_LIVENESS_MS) {
       this.liveness ??= this.kv.ping().finally(() => { this.liveness = undefined })
       await this.liveness
