@@ -58,11 +58,14 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     requestTimeout: 120_000
   })
 
-  await app.register(storePlugin, options.backend !== undefined
-    ? { backend: options.backend }
-    : config.etcdEndpoints.length > 0
-      ? { etcd: { endpoints: config.etcdEndpoints, username: config.etcdUsername, password: config.etcdPassword, timeoutMs: config.etcdTimeoutMs, ...(config.etcdTls !== undefined ? { tls: config.etcdTls } : {}) } }
-      : {})
+  await app.register(storePlugin, {
+    groupMirrorMaxKeys: config.groupMirrorMaxKeys,
+    ...(options.backend !== undefined
+      ? { backend: options.backend }
+      : config.etcdEndpoints.length > 0
+        ? { etcd: { endpoints: config.etcdEndpoints, username: config.etcdUsername, password: config.etcdPassword, timeoutMs: config.etcdTimeoutMs, ...(config.etcdTls !== undefined ? { tls: config.etcdTls } : {}) } }
+        : {})
+  })
   await app.register(metricsPlugin, slice(config, METRICS_SETTINGS))
   await app.register(brokerControlPlugin, slice(config, BROKER_CONTROL_SETTINGS))
   await app.register(authPlugin, {

@@ -32,6 +32,8 @@ export interface Config {
   etcdTimeoutMs: number
   /** CA and client certificate for https:// etcd endpoints. */
   etcdTls?: EtcdTlsFiles
+  /** Keys under /kafscale/consumers/ the group mirror holds at most; 0: no mirror. */
+  groupMirrorMaxKeys: number
   brokerMetricsUrl?: string
   brokerMetricsUrls: Record<number, string>
   operatorMetricsUrl?: string
@@ -249,6 +251,7 @@ export function loadConfig (argv: string[], env: NodeJS.ProcessEnv): Config {
     etcdPassword: s['etcd-password'],
     etcdTimeoutMs: s['etcd-timeout'],
     ...(etcdTls !== undefined ? { etcdTls } : {}),
+    groupMirrorMaxKeys: s['group-mirror-max-keys'],
     brokerMetricsUrl: s['broker-metrics-url'],
     brokerMetricsUrls: Object.fromEntries(s['broker-metrics-urls'].map(parseBrokerUrlEntry).filter((entry) => entry !== undefined)),
     operatorMetricsUrl: s['operator-metrics-url'],

@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import { assertOptions, hostPortUrl, positive, problemOf } from '../lib/config/checks.ts'
+import { assertOptions, hostPortUrl, positive, problemOf, wholeNumber } from '../lib/config/checks.ts'
 import { EtcdBackend, type EtcdBackendOptions } from '../lib/store/etcd-backend.ts'
 import { KafscaleStore } from '../lib/store/kafscale-store.ts'
 import type { KvBackend } from '../lib/store/kv.ts'
@@ -9,6 +9,8 @@ export interface StorePluginOptions {
   etcd?: EtcdBackendOptions
   /** … or serve this key space (the demo cluster, tests). Neither: tools say "not configured". */
   backend?: KvBackend
+  /** Keys under /kafscale/consumers/ the group mirror holds at most; 0: no mirror. */
+  groupMirrorMaxKeys?: number
 }
 
 declare module 'fastify' {
@@ -27,13 +29,14 @@ export default fp<StorePluginOptions>(async function store (app, options) {
         ...etcd.endpoints.map((endpoint) => problemOf('etcd.endpoints', endpoint, hostPortUrl)),
         problemOf('etcd.timeoutMs', etcd.timeoutMs, positive)
       ])
+  if (options.groupMirrorMaxKeys !== undefined) assertOptions('kafscale-store', [problemOf('groupMirrorMaxKeys', options.groupMirrorMaxKeys, wholeNumber(0))])
   const backend = options.backend ?? (options.etcd !== undefined ? new EtcdBackend(options.etcd) : undefined)
   if (backend === undefined) {
     app.log.warn('no etcd endpoints configured: metadata tools will answer "metadata store not configured"')
     app.decorate('kafscaleStore', undefined)
     return
   }
-  const kafscaleStore = new KafscaleStore(backend, app.log.child({ component: 'store' }))
+  const kafscaleStore = new KafscaleStore(backend, app.log.child({ component: 'store' }), { groupMirrorMaxKeys: options.groupMirrorMaxKeys })
   app.decorate('kafscaleStore', kafscaleStore)
   kafscaleStore.start()
   app.addHook('onClose', async () => { await kafscaleStore.close() })

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs'
-import { Etcd3, EtcdWatchStreamEnded, GRPCDeadlineExceededError, type IOptions, type Watcher } from 'etcd3'
+import { Etcd3, EtcdWatchStreamEnded, GRPCDeadlineExceededError, type IEvent, type IOptions, type IWatchResponse, type Watcher } from 'etcd3'
 import { ExponentialBackoff, noop } from 'cockatiel'
 import { EtcdTimeoutError, EtcdTlsFileError, EtcdUnavailableError } from '../errors.ts'
-import type { KvBackend, KvPair, KvWatchHandlers, RangeOptions } from './kv.ts'
+import type { KvBackend, KvEvent, KvPair, KvPrefixWatchHandlers, KvWatchHandlers, RangeOptions } from './kv.ts'
 
 export interface EtcdTlsFiles {
   /** PEM CA bundle that signed etcd's server certificate; absent: the system's roots. */
@@ -25,6 +25,8 @@ export interface EtcdBackendOptions {
 // etcd allows at most 128 operations per transaction by default (--max-txn-ops).
 const MAX_TXN_OPS = 128
 const MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+// A scan reads this many keys per request: one page of offset records is about 1 MB.
+const SCAN_PAGE_KEYS = 5000
 // While etcd is away the watch retries at most every 5 s: a faster loop only fills the log,
 // and reads notice a returning etcd on their own.
 const WATCH_RETRY = { initialDelay: 250, maxDelay: 5000 }
@@ -107,6 +109,48 @@ export class EtcdBackend implements KvBackend {
     })
   }
 
+  async scanPrefix (prefix: string, onPage: (pairs: KvPair[]) => boolean): Promise<bigint | undefined> {
+    const end = prefixEnd(prefix)
+    let from = Buffer.from(prefix)
+    // The first page fixes the revision; the others read at it, so the pages are one state.
+    let revision: string | undefined
+    for (;;) {
+      const res = await this.call(async () => await this.client.kv.range({ key: from, range_end: end, limit: SCAN_PAGE_KEYS, revision: revision ?? 0 }))
+      revision ??= res.header.revision
+      if (!onPage(res.kvs.map((kv) => ({ key: kv.key.toString(), value: kv.value })))) return undefined
+      if (!res.more || res.kvs.length === 0) return BigInt(revision)
+      from = Buffer.concat([res.kvs[res.kvs.length - 1]!.key, Buffer.from([0])])
+    }
+  }
+
+  watchPrefix (prefix: string, fromRevision: bigint, handlers: KvPrefixWatchHandlers): () => Promise<void> {
+    const watcher: Watcher = this.client.watch().prefix(prefix).startRevision(String(fromRevision)).watcher()
+    let ended = false
+    const lose = (err: Error): void => {
+      if (ended) return
+      ended = true
+      // Detached now, while etcd3 is between streams, so that it does not resume this watch
+      // from its own idea of the revision: the caller reads the prefix again instead.
+      void watcher.cancel().catch(() => {})
+      handlers.onLost(err)
+    }
+    watcher.on('connected', () => { handlers.onEvents([]) })
+    watcher.on('data', (res: IWatchResponse) => {
+      if (!ended) handlers.onEvents(res.events.map(toKvEvent))
+    })
+    watcher.on('disconnected', (err) => { lose(this.translate(err)) })
+    // etcd canceled the watch; a start revision older than the last compaction has no reason text.
+    watcher.on('error', (err) => {
+      ended = true
+      handlers.onLost(new EtcdUnavailableError(`${this.where}: the watch was canceled (${err.message.replace(/^Watcher canceled: ?/, '') || 'its start revision was compacted'})`))
+    })
+    return async () => {
+      if (ended) return
+      ended = true
+      await withDeadline(watcher.cancel(), this.timeoutMs)
+    }
+  }
+
   watchKey (key: string, handlers: KvWatchHandlers): () => Promise<void> {
     // An exact-key watch: KafScale's own prefix watch also fires for ".bak" siblings (§1.4).
     const watcher: Watcher = this.client.watch().key(key).watcher()
@@ -126,6 +170,10 @@ export class EtcdBackend implements KvBackend {
   async close (): Promise<void> {
     this.client.close()
   }
+}
+
+function toKvEvent (event: IEvent): KvEvent {
+  return { kind: event.type === 'Delete' ? 'delete' : 'put', key: event.kv.key.toString(), value: event.kv.value, revision: BigInt(event.kv.mod_revision) }
 }
 
 function readTlsFiles (tls: EtcdTlsFiles): NonNullable<IOptions['credentials']> {

@@ -1,9 +1,23 @@
-import { AmbiguousKeyError, CorruptValueError, GroupNotFoundError, isCodedError, SnapshotUnavailableError } from '../errors.ts'
-import { CONSUMERS_PREFIX, GROUP_LEASES_PREFIX, PARTITION_LEASES_PREFIX, TOPICS_PREFIX, groupMetadataKey, groupOffsetsPrefix, groupPrefix, parseConsumerKey, parsePartitionLeaseKey, parseTopicKey, SNAPSHOT_KEY, topicConfigKey, topicPartitionsPrefix, type OffsetKeyReading } from '../kafscale/keys.ts'
-import { decodeConsumerGroup, decodeTopicConfig, type ConsumerGroup, type TopicConfig } from '../kafscale/messages.ts'
-import { decodeNextOffset, decodeOffsetRecord, type OffsetRecord } from '../kafscale/offsets.ts'
+import { CorruptValueError, isCodedError, SnapshotUnavailableError } from '../errors.ts'
+import { CONSUMERS_PREFIX, GROUP_LEASES_PREFIX, PARTITION_LEASES_PREFIX, TOPICS_PREFIX, groupMetadataKey, groupOffsetsPrefix, groupPrefix, parsePartitionLeaseKey, parseTopicKey, SNAPSHOT_KEY, topicConfigKey, topicPartitionsPrefix } from '../kafscale/keys.ts'
+import { assertGroupId } from '../kafscale/names.ts'
+import { decodeTopicConfig, type TopicConfig } from '../kafscale/messages.ts'
+import { decodeNextOffset } from '../kafscale/offsets.ts'
 import { decodeSnapshot, EMPTY_SNAPSHOT, type ClusterSnapshot, type SnapshotTopic } from '../kafscale/snapshot.ts'
+import { GroupMirror, type GroupMirrorStatus } from './group-mirror.ts'
+import { GroupState, type GroupDescription, type GroupOffsets, type GroupSummary } from './group-state.ts'
+import { compareStrings, decodeOrReport, sortProblems, type KeyProblem } from './key-problems.ts'
 import type { KvBackend } from './kv.ts'
+
+export { compareStrings } from './key-problems.ts'
+export type { KeyProblem } from './key-problems.ts'
+export type { GroupDescription, GroupOffsets, GroupSummary } from './group-state.ts'
+
+// The group mirror answers only while etcd was heard from this recently (a watch event, a
+// read, a probe); after longer silence a read asks etcd first. A frozen etcd, or a connection
+// that stalled without breaking, then fails the read as an etcd read would, instead of the
+// mirror answering from a stream that may have stopped.
+const MIRROR_LIVENESS_MS = 1000
 
 /** The cached snapshot with the indexes every tool call would otherwise rebuild. */
 export interface SnapshotView {
@@ -26,31 +40,12 @@ export interface StoreHealth {
   connectionError?: string
   /** Why the stored snapshot was not applied (it does not decode). */
   snapshotError?: string
+  /** The in-memory consumer groups; while not synced, group reads go to etcd. */
+  groupMirror: GroupMirrorStatus & {
+    /** Group reads answered from memory so far. */
+    answered: number
+  }
 }
-
-export interface GroupSummary {
-  groupId: string
-  state: string
-  protocolType: string
-  memberCount: number
-}
-
-export interface GroupOffsets {
-  groupId: string
-  /** Committed offsets keyed by `${topic}/${partition}`. */
-  offsets: Map<string, { topic: string, partition: number, record: OffsetRecord }>
-}
-
-/** A key left out of an answer: its value does not decode, or names with "/" make it read several ways. */
-export interface KeyProblem {
-  key: string
-  code: string
-  reason: string
-}
-
-export type GroupDescription =
-  | { metadata: 'stored', group: ConsumerGroup }
-  | { metadata: 'missing', groupId: string, committedPartitions: number, problems: KeyProblem[] }
 
 export interface StoredTopicConfig {
   name: string
@@ -80,14 +75,24 @@ export class KafscaleStore {
   private snapshotError: string | undefined
   private stopWatch: (() => Promise<void>) | undefined
   private reloading: Promise<void> | undefined
+  /** When etcd last answered (Date.now()). */
+  private lastContact = 0
+  private liveness: Promise<void> | undefined
+  private mirrorAnswers = 0
 
   /** The backend; every call's outcome sets the connection state. */
   readonly kv: KvBackend
   private readonly log: StoreLogger
+  private readonly mirror: GroupMirror
 
-  constructor (kv: KvBackend, log: StoreLogger) {
+  constructor (kv: KvBackend, log: StoreLogger, options: { groupMirrorMaxKeys?: number, groupMirrorIdleMs?: number } = {}) {
     this.kv = reportingOutcomes(kv, { succeeded: () => { this.markConnected() }, failed: (err) => { this.markDisconnected(err) } })
     this.log = log
+    this.mirror = new GroupMirror(this.kv, {
+      contact: () => { this.markConnected() },
+      info: (obj, msg) => { log.info(obj, msg) },
+      warn: (obj, msg) => { log.warn(obj, msg) }
+    }, { maxKeys: options.groupMirrorMaxKeys, idleMs: options.groupMirrorIdleMs })
   }
 
   /** Starts the snapshot watch. Never throws: an unreachable etcd is reported by health(). */
@@ -108,7 +113,7 @@ export class KafscaleStore {
   }
 
   async close (): Promise<void> {
-    await this.stopWatch?.()
+    await Promise.all([this.stopWatch?.(), this.mirror.close()])
     await this.kv.close()
   }
 
@@ -137,12 +142,14 @@ export class KafscaleStore {
 
   // The log gets one line per change of state, not one per failed retry.
   private markConnected (): void {
+    this.lastContact = Date.now()
     if (this.connected) return
     if (this.stateSince === undefined) this.log.info('etcd connected')
     else this.log.info({ downSince: this.stateSince.toISOString() }, 'etcd reachable again')
     this.connected = true
     this.stateSince = new Date()
     this.connectionError = undefined
+    this.mirror.retryNow()
   }
 
   private markDisconnected (err: Error): void {
@@ -179,7 +186,7 @@ export class KafscaleStore {
   }
 
   health (): StoreHealth {
-    const health: StoreHealth = { backend: this.kv.kind, connected: this.connected, snapshotLoaded: this.view !== undefined }
+    const health: StoreHealth = { backend: this.kv.kind, connected: this.connected, snapshotLoaded: this.view !== undefined, groupMirror: { ...this.mirror.status(), answered: this.mirrorAnswers } }
     if (this.stateSince !== undefined) health.since = this.stateSince.toISOString()
     if (this.view !== undefined) health.snapshotLoadedAt = this.view.loadedAt.toISOString()
     if (this.connectionError !== undefined) health.connectionError = this.connectionError
@@ -209,79 +216,65 @@ export class KafscaleStore {
   }
 
   /**
-   * Every group: one keys-only range over /kafscale/consumers/ (no offset values cross the
-   * wire) and one transaction reading the metadata blobs. Groups that only have committed
-   * offsets (KafScale deletes the metadata key when the last member leaves) are listed as
-   * "empty", as Kafka lists them. A blob that does not decode leaves its group out and is
-   * reported; so is an offsets key that reads as several groups.
+   * The group mirror's state when it may answer: built, and etcd heard from lately (else asked
+   * now, so that a silent etcd fails the read). Undefined while it is being built (the first
+   * group read starts it): read etcd.
    */
-  async listGroups (): Promise<{ groups: GroupSummary[], problems: KeyProblem[] }> {
-    const keys = await this.kv.range(CONSUMERS_PREFIX, { keysOnly: true })
-    const isTopic = this.topicExists
-    const withMetadata: Array<{ groupId: string, key: string }> = []
-    const offsetsOnly = new Set<string>()
-    const problems: KeyProblem[] = []
-    for (const { key } of keys) {
-      const parsed = parseConsumerKey(key, isTopic)
-      if (parsed?.kind === 'metadata') withMetadata.push({ groupId: parsed.groupId, key })
-      else if (parsed?.kind === 'offset') offsetsOnly.add(parsed.groupId)
-      else if (parsed?.kind === 'ambiguous') problems.push(ambiguousKey(key, parsed.readings))
+  private async mirrored (): Promise<GroupState | undefined> {
+    if (this.mirror.demand() === undefined || !this.connected) return undefined
+    if (Date.now() - this.lastContact > MIRROR_LIVENESS_MS) {
+      this.liveness ??= this.kv.ping().finally(() => { this.liveness = undefined })
+      await this.liveness
     }
-    const values = await this.kv.getMany(withMetadata.map((m) => m.key))
-    const groups: GroupSummary[] = []
-    withMetadata.forEach(({ groupId, key }, i) => {
-      offsetsOnly.delete(groupId)
-      const value = values[i]
-      if (value === undefined) return // deleted between the two reads
-      const group = decodeOrReport(key, () => decodeConsumerGroup(value), problems)
-      if (group !== undefined) groups.push({ groupId, state: group.state, protocolType: group.protocolType, memberCount: Object.keys(group.members).length })
-    })
-    for (const groupId of offsetsOnly) groups.push({ groupId, state: 'empty', protocolType: '', memberCount: 0 })
-    return { groups: groups.sort((a, b) => compareStrings(a.groupId, b.groupId)), problems: sortProblems(problems) }
+    const state = this.mirror.current()
+    if (state !== undefined) this.mirrorAnswers++
+    return state
   }
 
   /**
-   * A group's metadata, or, for a group whose members all left (KafScale deleted its metadata
-   * key and kept its offsets), how many partitions it has committed: nothing is made up.
+   * Every group (GroupState.listGroups). Without the mirror: one keys-only range over
+   * /kafscale/consumers/ (no offset values cross the wire) and one transaction reading the
+   * metadata blobs.
    */
+  async listGroups (): Promise<{ groups: GroupSummary[], problems: KeyProblem[] }> {
+    let state = await this.mirrored()
+    if (state === undefined) {
+      state = GroupState.of(await this.kv.range(CONSUMERS_PREFIX, { keysOnly: true }))
+      const keys = state.metadataKeys()
+      const values = await this.kv.getMany(keys)
+      keys.forEach((key, i) => {
+        const value = values[i]
+        if (value === undefined) state!.delete(key) // deleted between the two reads
+        else state!.put(key, value)
+      })
+    }
+    return state.listGroups(this.topicExists)
+  }
+
+  /** A group's metadata, or how many partitions a group without it has committed (GroupState.describeGroup). */
   async describeGroup (groupId: string): Promise<GroupDescription> {
-    const key = groupMetadataKey(groupId)
-    const value = await this.kv.get(key)
-    if (value !== undefined) {
-      try {
-        return { metadata: 'stored', group: decodeConsumerGroup(value) }
-      } catch (err) {
-        throw new CorruptValueError(key, (err as Error).message)
-      }
+    assertGroupId(groupId)
+    let state = await this.mirrored()
+    if (state === undefined) {
+      const key = groupMetadataKey(groupId)
+      const value = await this.kv.get(key)
+      // Keys only: under this prefix are also the keys of groups named "<id>/offsets/…".
+      state = GroupState.of(value !== undefined ? [{ key, value }] : await this.kv.range(groupOffsetsPrefix(groupId), { keysOnly: true }))
     }
-    // Keys only: under this prefix are also the keys of groups named "<id>/offsets/…".
-    const keys = await this.kv.range(groupOffsetsPrefix(groupId), { keysOnly: true })
-    const isTopic = this.topicExists
-    let committedPartitions = 0
-    const problems: KeyProblem[] = []
-    for (const { key: offsetKey } of keys) {
-      const parsed = parseConsumerKey(offsetKey, isTopic)
-      if (parsed?.kind === 'offset' && parsed.groupId === groupId) committedPartitions++
-      else if (parsed?.kind === 'ambiguous' && parsed.readings.some((r) => r.groupId === groupId)) problems.push(ambiguousKey(offsetKey, parsed.readings))
-    }
-    if (committedPartitions === 0 && problems.length === 0) throw new GroupNotFoundError(JSON.stringify(groupId))
-    return { metadata: 'missing', groupId, committedPartitions, problems }
+    return state.describeGroup(groupId, this.topicExists)
   }
 
-  /** A group's committed offsets: one range read over the group's prefix. */
+  /** A group's committed offsets; without the mirror, one range read over the group's prefix. */
   async groupOffsets (groupId: string): Promise<{ group: GroupOffsets, problems: KeyProblem[] }> {
-    const metadataKey = groupMetadataKey(groupId)
-    const pairs = await this.kv.range(groupPrefix(groupId))
-    const { groups, problems } = collectOffsets(pairs, this.topicExists, groupId)
-    const group = groups.get(groupId)
-    if (group === undefined && problems.length === 0 && !pairs.some((p) => p.key === metadataKey)) throw new GroupNotFoundError(JSON.stringify(groupId))
-    return { group: group ?? { groupId, offsets: new Map() }, problems }
+    assertGroupId(groupId)
+    const state = await this.mirrored() ?? GroupState.of(await this.kv.range(groupPrefix(groupId)))
+    return state.groupOffsets(groupId, this.topicExists)
   }
 
-  /** Every group's committed offsets: one range read over /kafscale/consumers/. */
+  /** Every group's committed offsets; without the mirror, one range read over /kafscale/consumers/. */
   async allGroupOffsets (): Promise<{ groups: GroupOffsets[], problems: KeyProblem[] }> {
-    const { groups, problems } = collectOffsets(await this.kv.range(CONSUMERS_PREFIX), this.topicExists)
-    return { groups: [...groups.values()], problems }
+    const state = await this.mirrored() ?? GroupState.of(await this.kv.range(CONSUMERS_PREFIX))
+    return state.allGroupOffsets(this.topicExists)
   }
 
   /**
@@ -389,54 +382,9 @@ function reportingOutcomes (kv: KvBackend, outcome: { succeeded: () => void, fai
     getMany: async (keys) => await reported(async () => await kv.getMany(keys)),
     range: async (prefix, options) => await reported(async () => await kv.range(prefix, options)),
     ping: async () => { await reported(async () => { await kv.ping() }) },
+    scanPrefix: async (prefix, onPage) => await reported(async () => await kv.scanPrefix(prefix, onPage)),
     watchKey: (key, handlers) => kv.watchKey(key, handlers),
+    watchPrefix: (prefix, fromRevision, handlers) => kv.watchPrefix(prefix, fromRevision, handlers),
     close: async () => { await kv.close() }
   }
-}
-
-/**
- * Offset records of a range read, by group; with `onlyGroup`, just that group's. Records that
- * do not decode and keys that read as several groups are reported, not fatal.
- */
-function collectOffsets (pairs: readonly { key: string, value: Buffer }[], isTopic: (name: string) => boolean, onlyGroup?: string): { groups: Map<string, GroupOffsets>, problems: KeyProblem[] } {
-  const groups = new Map<string, GroupOffsets>()
-  const problems: KeyProblem[] = []
-  for (const { key, value } of pairs) {
-    const parsed = parseConsumerKey(key, isTopic)
-    if (parsed?.kind === 'ambiguous') {
-      if (onlyGroup === undefined || parsed.readings.some((r) => r.groupId === onlyGroup)) problems.push(ambiguousKey(key, parsed.readings))
-      continue
-    }
-    if (parsed?.kind !== 'offset' || (onlyGroup !== undefined && parsed.groupId !== onlyGroup)) continue
-    const record = decodeOrReport(key, () => decodeOffsetRecord(value.toString('utf8')), problems)
-    if (record === undefined) continue
-    let group = groups.get(parsed.groupId)
-    if (group === undefined) groups.set(parsed.groupId, group = { groupId: parsed.groupId, offsets: new Map() })
-    group.offsets.set(`${parsed.topic}/${parsed.partition}`, { topic: parsed.topic, partition: parsed.partition, record })
-  }
-  return { groups, problems: sortProblems(problems) }
-}
-
-/** The decoded value, or undefined with the key reported in `problems` (CorruptValueError's wording). */
-function decodeOrReport<T> (key: string, decode: () => T, problems: KeyProblem[]): T | undefined {
-  try {
-    return decode()
-  } catch (err) {
-    const error = new CorruptValueError(key, (err as Error).message)
-    problems.push({ key, code: error.code, reason: error.message })
-    return undefined
-  }
-}
-
-function ambiguousKey (key: string, readings: readonly OffsetKeyReading[]): KeyProblem {
-  const error = new AmbiguousKeyError(key, readings.map((r) => `group ${JSON.stringify(r.groupId)} topic ${JSON.stringify(r.topic)} partition ${r.partition}`).join(' or '))
-  return { key, code: error.code, reason: error.message }
-}
-
-function sortProblems (problems: KeyProblem[]): KeyProblem[] {
-  return problems.sort((a, b) => compareStrings(a.key, b.key))
-}
-
-export function compareStrings (a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0
 }

@@ -15,6 +15,25 @@ export interface KvWatchHandlers {
   onDisconnected: (err: Error) => void
 }
 
+/** One change under a watched prefix; a delete has an empty value. */
+export interface KvEvent {
+  kind: 'put' | 'delete'
+  key: string
+  value: Buffer
+  /** The revision that made the change (every change of one transaction shares it). */
+  revision: bigint
+}
+
+export interface KvPrefixWatchHandlers {
+  /** Changes in revision order; none for a progress notice, which only shows the stream lives. */
+  onEvents: (events: KvEvent[]) => void
+  /**
+   * The watch ended for good (its stream broke, or etcd canceled it: a compacted start
+   * revision) and will not resume: events may have been missed, so read the prefix again.
+   */
+  onLost: (err: Error) => void
+}
+
 export interface RangeOptions {
   keysOnly?: boolean
   limit?: number
@@ -30,6 +49,14 @@ export interface KvBackend {
   /** Every key starting with prefix, in key order. */
   range: (prefix: string, options?: RangeOptions) => Promise<KvPair[]>
   watchKey: (key: string, handlers: KvWatchHandlers) => () => Promise<void>
+  /**
+   * Every key under prefix at one revision, in key order, handed over in pages (so a large
+   * prefix never sits in memory twice) while onPage returns true; resolves to that revision,
+   * or to undefined when onPage stopped the scan.
+   */
+  scanPrefix: (prefix: string, onPage: (pairs: KvPair[]) => boolean) => Promise<bigint | undefined>
+  /** Changes under prefix from fromRevision on, until stopped or lost. */
+  watchPrefix: (prefix: string, fromRevision: bigint, handlers: KvPrefixWatchHandlers) => () => Promise<void>
   ping: () => Promise<void>
   close: () => Promise<void>
 }

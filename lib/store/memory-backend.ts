@@ -1,4 +1,4 @@
-import type { KvBackend, KvPair, KvWatchHandlers, RangeOptions } from './kv.ts'
+import type { KvBackend, KvPair, KvPrefixWatchHandlers, KvWatchHandlers, RangeOptions } from './kv.ts'
 
 /** A sorted in-memory key space with etcd's semantics for the operations the store uses. */
 export class MemoryBackend implements KvBackend {
@@ -6,16 +6,27 @@ export class MemoryBackend implements KvBackend {
   requestCount = 0
   private readonly data = new Map<string, Buffer>()
   private readonly watchers = new Map<string, Set<KvWatchHandlers>>()
+  private readonly prefixWatchers = new Set<{ prefix: string, handlers: KvPrefixWatchHandlers }>()
+  /** etcd's store revision: one per change. No history is kept, so a watch can only start at the next one. */
+  private revision = 1n
 
   put (key: string, value: string | Uint8Array): void {
     const buf = typeof value === 'string' ? Buffer.from(value) : Buffer.from(value)
     this.data.set(key, buf)
-    for (const w of this.watchers.get(key) ?? []) w.onChange(buf)
+    this.changed('put', key, buf)
   }
 
   delete (key: string): void {
-    this.data.delete(key)
-    for (const w of this.watchers.get(key) ?? []) w.onChange(undefined)
+    if (!this.data.delete(key)) return
+    this.changed('delete', key, Buffer.alloc(0))
+  }
+
+  private changed (kind: 'put' | 'delete', key: string, value: Buffer): void {
+    const revision = ++this.revision
+    for (const w of this.watchers.get(key) ?? []) w.onChange(kind === 'put' ? value : undefined)
+    for (const { prefix, handlers } of this.prefixWatchers) {
+      if (key.startsWith(prefix)) handlers.onEvents([{ kind, key, value, revision }])
+    }
   }
 
   async get (key: string): Promise<Buffer | undefined> {
@@ -35,6 +46,22 @@ export class MemoryBackend implements KvBackend {
     return limited.map((key) => ({ key, value: options.keysOnly === true ? Buffer.alloc(0) : this.data.get(key)! }))
   }
 
+  async scanPrefix (prefix: string, onPage: (pairs: KvPair[]) => boolean): Promise<bigint | undefined> {
+    const revision = this.revision
+    return onPage(await this.range(prefix)) ? revision : undefined
+  }
+
+  watchPrefix (prefix: string, fromRevision: bigint, handlers: KvPrefixWatchHandlers): () => Promise<void> {
+    const watcher = { prefix, handlers }
+    // Changes between the scan and this call are gone (no history): as etcd after a compaction.
+    if (fromRevision <= this.revision) {
+      queueMicrotask(() => { handlers.onLost(new Error(`revision ${fromRevision} is gone: the key space is at ${this.revision}`)) })
+      return async () => {}
+    }
+    this.prefixWatchers.add(watcher)
+    return async () => { this.prefixWatchers.delete(watcher) }
+  }
+
   watchKey (key: string, handlers: KvWatchHandlers): () => Promise<void> {
     let set = this.watchers.get(key)
     if (set === undefined) this.watchers.set(key, set = new Set())
@@ -47,5 +74,6 @@ export class MemoryBackend implements KvBackend {
 
   async close (): Promise<void> {
     this.watchers.clear()
+    this.prefixWatchers.clear()
   }
 }
