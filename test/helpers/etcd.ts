@@ -5,6 +5,7 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Etcd3 } from 'etcd3'
+import { freeze } from './wait.ts'
 
 /** A real etcd (Debian's etcd-server) on free loopback ports, with a client to seed it. */
 export interface EtcdProcess {
@@ -110,7 +111,7 @@ export async function startEtcd (extraArgs: string[] = [], options: { tls?: Etcd
     client,
     stop,
     start,
-    pause: () => { child?.kill('SIGSTOP') },
+    pause: () => { if (child !== undefined) freeze(child) },
     resume: () => { child?.kill('SIGCONT') },
     destroy: async () => {
       child?.kill('SIGCONT')

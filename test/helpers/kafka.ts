@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Admin, FindCoordinatorKeyTypes } from '@platformatic/kafka'
 import { freePort } from './etcd.ts'
+import { freeze } from './wait.ts'
 
 /** A real Apache Kafka 4.1.1 (KRaft, one node that is broker and controller) on free loopback ports. */
 export interface KafkaPeer {
@@ -118,7 +119,7 @@ export async function startKafka (): Promise<KafkaPeer> {
       admins.push(admin)
       return admin
     },
-    pause: () => { broker.kill('SIGSTOP') },
+    pause: () => { freeze(broker) },
     resume: () => { broker.kill('SIGCONT') },
     stop
   }
