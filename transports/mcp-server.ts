@@ -272,8 +272,16 @@ function registerPrompts (server: McpServer, visible: Set<string>): void {
   }
 }
 
-/** A fresh MCP server with the tools this caller may see: the SDK asks for one per request (stateless) or per connection. */
-export function buildMcpServer (registry: ToolRegistry, version: string, caller: Caller, conversation: Conversation): McpServer {
+/**
+ * A fresh MCP server with the tools this caller may see: the SDK asks for one per request
+ * (stateless) or per connection. `toolCall` names the tool of the one tools/call the instance
+ * will answer (a stateless request that is nothing else): registering every tool, resource and
+ * prompt is most of a build's cost, so only that tool is registered when the caller may see it.
+ * A tool it may not see gets the whole server, whose tools/call handler refuses and audits.
+ */
+export function buildMcpServer (registry: ToolRegistry, version: string, caller: Caller, conversation: Conversation, toolCall?: string): McpServer {
+  const called = toolCall === undefined ? undefined : registry.get(toolCall)
+  const only = called !== undefined && isVisible(registry.decide(caller.principal, called)) ? called : undefined
   const served = new Set<string>()
   const server: McpServer = createMcpServer({ name: SERVER_NAME, version }, {
     instructions: INSTRUCTIONS,
@@ -287,13 +295,14 @@ export function buildMcpServer (registry: ToolRegistry, version: string, caller:
   const ask: Ask = (ctx) => interactionOf(server, conversation, ctx)
   // One policy decision per tool and request: what to list and what to serve.
   const callable = new Set<string>()
-  for (const tool of registry.list()) {
+  for (const tool of only !== undefined ? [only] : registry.list()) {
     const decision = registry.decide(caller.principal, tool)
     if (!isVisible(decision)) continue
     register(server, registry, tool, caller, ask)
     served.add(tool.definition.name)
     if (decision.allowed) callable.add(tool.definition.name)
   }
+  if (only !== undefined) return server
   registerResources(server, registry, caller, callable)
   registerPrompts(server, callable)
   return server

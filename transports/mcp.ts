@@ -25,7 +25,7 @@ export default async function mcp (app: FastifyInstance, options: McpPluginOptio
   assertOptions('kafscale-mcp', [problemOf('bodyLimit', options.bodyLimit, wholeNumber(1024))])
   const handler = createMcpHandler(
     // Stateless in both eras: a 2025-era request's instance lives for that request alone.
-    ({ authInfo, era }) => buildMcpServer(app.tools, options.version, callerOf(authInfo), { era, session: false }),
+    ({ authInfo, era }) => buildMcpServer(app.tools, options.version, callerOf(authInfo), { era, session: false }, authInfo?.extra?.[TOOL_CALL_KEY] as string | undefined),
     {
       maxRequestBodySize: options.bodyLimit,
       onerror: (err) => { app.log.debug({ err: err.message }, 'mcp request rejected') }
@@ -52,7 +52,8 @@ export default async function mcp (app: FastifyInstance, options: McpPluginOptio
     const caller: Caller = { ...requestCaller(request, 'mcp'), ...clientInfoOf(request.body) }
     const { principal } = caller
     // The token itself is not passed on: nothing past the gate needs it.
-    const authInfo: AuthInfo = { token: '', clientId: principal.clientId ?? principal.subject, scopes: principal.scopes ?? [], extra: { [CALLER_KEY]: caller } }
+    const toolCall = toolCallOf(request.body)
+    const authInfo: AuthInfo = { token: '', clientId: principal.clientId ?? principal.subject, scopes: principal.scopes ?? [], extra: { [CALLER_KEY]: caller, ...(toolCall !== undefined ? { [TOOL_CALL_KEY]: toolCall } : {}) } }
     if (app.resourceMetadataUrl !== undefined) authInfo.resourceMetadataUrl = app.resourceMetadataUrl
     const response = await handler.fetch(webRequest, { authInfo, parsedBody: request.body })
     await sendWebResponse(reply, response, openStreams, opensSubscription(request))
@@ -62,8 +63,10 @@ export default async function mcp (app: FastifyInstance, options: McpPluginOptio
   }
 }
 
-// The SDK hands authInfo back to the server factory untouched; the caller rides in its extra.
+// The SDK hands authInfo back to the server factory untouched; the caller rides in its extra,
+// and so does the tool name of a request that is one tools/call (the server is built for it).
 const CALLER_KEY = 'io.kafscale/caller'
+const TOOL_CALL_KEY = 'io.kafscale/tool-call'
 
 /** The caller serve() put in authInfo; without one the server would be built for nobody, so it is not built. */
 function callerOf (authInfo: AuthInfo | undefined): Caller {
@@ -76,6 +79,13 @@ function callerOf (authInfo: AuthInfo | undefined): Caller {
 function opensSubscription (request: FastifyRequest): boolean {
   const messages: unknown[] = Array.isArray(request.body) ? request.body : [request.body]
   return messages.some((m) => (m as { method?: unknown } | null)?.method === 'subscriptions/listen')
+}
+
+/** The tool a request body calls when it is a single tools/call (not a batch, not another method). */
+function toolCallOf (body: unknown): string | undefined {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return undefined
+  const { method, params } = body as { method?: unknown, params?: { name?: unknown } }
+  return method === 'tools/call' && typeof params?.name === 'string' ? params.name : undefined
 }
 
 /** A 2026-07-28 request names its client in _meta; 2025-era tool calls do not. */
