@@ -110,14 +110,25 @@ async function sendWebResponse (reply: FastifyReply, response: Response, openStr
     // chunked writes and a stream pipeline (~12% of a small call's CPU). A stream still open a
     // turn after its first event (a long call's keep-alives) is streamed as it comes.
     const reader = (response.body as WebReadableStream<Uint8Array>).getReader()
-    const first = await reader.read()
-    const second = first.done ? undefined : reader.read()
-    const ended = first.done || (await Promise.race([second, nextTurn()]))?.done === true
+    let first: ReadableStreamReadResult<Uint8Array>
+    let second: Promise<ReadableStreamReadResult<Uint8Array>> | undefined
+    let ended: boolean
+    try {
+      first = await reader.read()
+      second = first.done ? undefined : reader.read()
+      ended = first.done || (await Promise.race([second, nextTurn()]))?.done === true
+    } catch {
+      // The SDK's stream failed before its answer was out: cut the connection, as a failed
+      // pipeline would.
+      reply.hijack()
+      reply.raw.destroy()
+      return
+    }
     if (ended) {
       await reply.code(response.status).headers(headers).send(first.done ? Buffer.alloc(0) : Buffer.from(first.value.buffer, first.value.byteOffset, first.value.byteLength))
       return
     }
-    events = Readable.from(rest(first.value, second!, reader), { objectMode: false })
+    events = Readable.from(rest(first.value!, second!, reader), { objectMode: false })
   }
   // A stream: write the headers now (Node would hold them until the first event) and
   // stream events as the SDK produces them.
