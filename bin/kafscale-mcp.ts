@@ -3,7 +3,9 @@
 // RSS never gives it back; 4 MB semi-spaces keep a 100,000-partition cluster near 210 MB RSS.
 // --optimize-for-size: after a burst of large requests (megabyte bodies that are parsed and
 // refused) V8 otherwise keeps ~100 MB of grown old space while idle; with it RSS comes back to
-// within ~15 MB (the fuzz test checks +50 MB), at no measurable cost per call.
+// within ~15 MB (the fuzz test checks +50 MB). It costs CPU: a small MCP call takes ~1.4-2x the
+// server CPU with it (the SDK's per-request setup slows most), but without it 200 clients calling
+// describe_group for 15 s grew RSS by ~190 MB for good (issue 12's measurements).
 import { userInfo } from 'node:os'
 import { runAuditCommand } from '../lib/audit-command.ts'
 import { allClientConfigs } from '../lib/client-config.ts'

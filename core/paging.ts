@@ -78,9 +78,14 @@ export function paginate<T, R> (items: readonly T[], key: (item: T) => string, r
 const serialized = new WeakMap<object, string>()
 const SLOT = `\u0000paged-${Math.random().toString(36).slice(2)}\u0000`
 
+// A page remembered across calls (snapshotAnswer) is joined once, not on every call.
+const joined = new WeakMap<Page<unknown>, string>()
+
 /** The output, remembered with its JSON text built from the page's item texts. */
 export function pagedOutput<T extends object> (output: T, key: keyof T & string, page: Page<unknown>): T {
-  const text = JSON.stringify({ ...output, [key]: SLOT }).replace(JSON.stringify(SLOT), () => `[${page.json.join(',')}]`)
+  let list = joined.get(page)
+  if (list === undefined) joined.set(page, list = `[${page.json.join(',')}]`)
+  const text = JSON.stringify({ ...output, [key]: SLOT }).replace(JSON.stringify(SLOT), () => list)
   serialized.set(output, text)
   return output
 }

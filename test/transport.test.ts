@@ -1,6 +1,8 @@
 import { createServer, request, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { fileURLToPath } from 'node:url'
 import t from 'tap'
+import { heldCalls, releaseHeld } from './fixtures/plugins/held-answer.ts'
 import { demoBackend, startDemoMetricsServer } from '../demo/cluster.ts'
 import { callRest, connectClient, startServer, type RunningServer } from './helpers/server.ts'
 
@@ -26,6 +28,8 @@ async function postWithHost (base: string, host: string, body: string): Promise<
     req.end(body)
   })
 }
+
+const HELD_ANSWER = fileURLToPath(new URL('./fixtures/plugins/held-answer.ts', import.meta.url))
 
 const INITIALIZE = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'curl', version: '1' } } })
 
@@ -154,4 +158,31 @@ t.test('closing the server ends open MCP streams promptly', async (t) => {
   t.ok(Date.now() - start < 3000, `closed in ${Date.now() - start} ms`)
   t.match(how, /^(graceful|remote)$/)
   await client.close()
+})
+
+t.test('an SSE answer still open after its first event is streamed, not held back until it ends', async (t) => {
+  const server: RunningServer = await startServer(['--plugins', HELD_ANSWER], { backend: demoBackend() })
+  t.teardown(async () => { releaseHeld(); await server.close() })
+  // A 2025-era batch: the quick answer is one event, the held one keeps the stream open after it.
+  const batch = JSON.stringify([
+    { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'list_topics', arguments: {} } },
+    { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'held_answer', arguments: {} } }
+  ])
+  const res = await fetch(`${server.base}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: batch })
+  t.equal(res.status, 200)
+  t.match(res.headers.get('content-type'), /^text\/event-stream/)
+  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader()
+  let text = ''
+  while (!text.includes('"id":1')) {
+    const { done, value } = await reader.read()
+    if (done) break
+    text += value
+  }
+  t.match(text, /"id":1/, 'the quick answer arrives while the held one waits')
+  t.notMatch(text, /"id":2/)
+  t.equal(heldCalls(), 1, 'the held call is still waiting')
+  releaseHeld()
+  for (let next = await reader.read(); !next.done; next = await reader.read()) text += next.value
+  t.match(text, /"id":2,|"id":2}/, 'the held answer follows on the same stream, which then ends')
+  t.match(text, /"released":true/)
 })

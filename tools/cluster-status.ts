@@ -1,6 +1,6 @@
 import { ClusterStatusInput, ClusterStatusOutput } from '../schemas/cluster.ts'
 import { topicSummary } from './topic-summary.ts'
-import { defineTool, observedAt, pagedOutput, paginate, READ_ONLY, toolPlugin } from '../index.ts'
+import { defineTool, observedAt, pagedOutput, paginate, READ_ONLY, snapshotAnswer, toolPlugin } from '../index.ts'
 
 const description = 'Summarize the KafScale cluster: cluster name and id, the brokers (node id, host, port), ' +
   'the topics with their partition counts, the S3 health seen by the broker metrics, and whether etcd answers. ' +
@@ -17,7 +17,8 @@ export default toolPlugin(defineTool({
   annotations: READ_ONLY,
   async handler (_input, ctx) {
     const store = ctx.require('store')
-    const { snapshot, sortedTopics } = store.snapshotView()
+    const view = store.snapshotView()
+    const { snapshot, sortedTopics } = view
     // The cached snapshot alone cannot tell a hung etcd from a quiet one: ask it now.
     await store.probe()
     const health = store.health()
@@ -50,9 +51,11 @@ export default toolPlugin(defineTool({
       observed_at: observedAt()
     }
     // The topic list is what grows with the cluster: it gets what the rest leaves of the cap.
-    const page = paginate(sortedTopics, (t) => t.name, topicSummary, {
-      maxChars: ctx.maxResponseChars, reservedChars: JSON.stringify({ ...head, ...tail, topics_omitted: sortedTopics.length }).length
-    })
+    // The rest changes from call to call (etcd's state, the time); the list only with the snapshot.
+    const reservedChars = JSON.stringify({ ...head, ...tail, topics_omitted: sortedTopics.length }).length
+    const page = snapshotAnswer(view, `cluster_status topics ${reservedChars} ${ctx.maxResponseChars}`,
+      () => paginate(sortedTopics, (t) => t.name, topicSummary, { maxChars: ctx.maxResponseChars, reservedChars }),
+      (p) => p.json.reduce((sum, item) => sum + item.length + 1, 0))
     const omitted = sortedTopics.length - page.items.length
     return pagedOutput({ ...head, topics: page.items, ...(omitted > 0 ? { topics_omitted: omitted } : {}), ...tail }, 'topics', page)
   }

@@ -1,6 +1,6 @@
 import { ListTopicsInput, ListTopicsOutput } from '../schemas/topics.ts'
 import { topicSummary } from './topic-summary.ts'
-import { defineTool, pagedOutput, paginate, READ_ONLY, toolPlugin, withPrefix } from '../index.ts'
+import { defineTool, pagedOutput, paginate, READ_ONLY, snapshotAnswer, toolPlugin, withPrefix } from '../index.ts'
 
 const description = 'List every topic of the cluster, sorted by name, with its partition count and error code. ' +
   'Use it to find topic names; use describe_topics for partition leaders and replicas. Long lists come in pages: ' +
@@ -14,8 +14,10 @@ export default toolPlugin(defineTool({
   output: ListTopicsOutput,
   annotations: READ_ONLY,
   async handler ({ prefix, limit, cursor }, ctx) {
-    const topics = withPrefix(ctx.require('store').snapshotView().sortedTopics, prefix, (t) => t.name)
-    const page = paginate(topics, (t) => t.name, topicSummary, { limit, cursor, maxChars: ctx.maxResponseChars })
-    return pagedOutput({ topics: page.items, ...page.more }, 'topics', page)
+    const view = ctx.require('store').snapshotView()
+    return snapshotAnswer(view, `list_topics ${JSON.stringify([prefix, limit, cursor, ctx.maxResponseChars])}`, () => {
+      const page = paginate(withPrefix(view.sortedTopics, prefix, (t) => t.name), (t) => t.name, topicSummary, { limit, cursor, maxChars: ctx.maxResponseChars })
+      return pagedOutput({ topics: page.items, ...page.more }, 'topics', page)
+    })
   }
 }))

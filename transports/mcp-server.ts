@@ -225,14 +225,15 @@ function registerResources (server: McpServer, registry: ToolRegistry, caller: C
   }
 }
 
-const LagPromptArgs = Type.Object({ group: GroupId }, { additionalProperties: false })
+// Compiled once: the server is built per request, and compiling was a third of a build's cost.
+const LagPromptArgs = validatedForSdk(Type.Object({ group: GroupId }, { additionalProperties: false }))
 
 function registerPrompts (server: McpServer, visible: Set<string>): void {
   if (visible.has('consumer_lag')) {
     server.registerPrompt('diagnose-consumer-lag', {
       title: 'Diagnose consumer lag',
       description: 'Find out whether and why a consumer group is behind, and what to do about it',
-      argsSchema: validatedForSdk(LagPromptArgs)
+      argsSchema: LagPromptArgs
     }, (args: unknown) => {
       const { group } = args as { group: string }
       return {
@@ -271,8 +272,16 @@ function registerPrompts (server: McpServer, visible: Set<string>): void {
   }
 }
 
-/** A fresh MCP server with the tools this caller may see: the SDK asks for one per request (stateless) or per connection. */
-export function buildMcpServer (registry: ToolRegistry, version: string, caller: Caller, conversation: Conversation): McpServer {
+/**
+ * A fresh MCP server with the tools this caller may see: the SDK asks for one per request
+ * (stateless) or per connection. `toolCall` names the tool of the one tools/call the instance
+ * will answer (a stateless request that is nothing else): registering every tool, resource and
+ * prompt is most of a build's cost, so only that tool is registered when the caller may see it.
+ * A tool it may not see gets the whole server, whose tools/call handler refuses and audits.
+ */
+export function buildMcpServer (registry: ToolRegistry, version: string, caller: Caller, conversation: Conversation, toolCall?: string): McpServer {
+  const called = toolCall === undefined ? undefined : registry.get(toolCall)
+  const only = called !== undefined && isVisible(registry.decide(caller.principal, called)) ? called : undefined
   const served = new Set<string>()
   const server: McpServer = createMcpServer({ name: SERVER_NAME, version }, {
     instructions: INSTRUCTIONS,
@@ -286,13 +295,14 @@ export function buildMcpServer (registry: ToolRegistry, version: string, caller:
   const ask: Ask = (ctx) => interactionOf(server, conversation, ctx)
   // One policy decision per tool and request: what to list and what to serve.
   const callable = new Set<string>()
-  for (const tool of registry.list()) {
+  for (const tool of only !== undefined ? [only] : registry.list()) {
     const decision = registry.decide(caller.principal, tool)
     if (!isVisible(decision)) continue
     register(server, registry, tool, caller, ask)
     served.add(tool.definition.name)
     if (decision.allowed) callable.add(tool.definition.name)
   }
+  if (only !== undefined) return server
   registerResources(server, registry, caller, callable)
   registerPrompts(server, callable)
   return server
