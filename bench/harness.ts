@@ -12,8 +12,11 @@ import { round } from './stats.ts'
 // latency) and many connections in a closed loop (for throughput and memory under load).
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url))
-/** The flags of the production entry points (Dockerfile, npm start); every Node process measured runs with them. */
-export const NODE_FLAGS = ['--max-semi-space-size=4', '--optimize-for-size']
+/**
+ * The flags of the production entry points (Dockerfile, npm start); every Node process measured
+ * runs with them. BENCH_NODE_FLAGS measures others ("" for Node's defaults).
+ */
+export const NODE_FLAGS = process.env.BENCH_NODE_FLAGS !== undefined ? process.env.BENCH_NODE_FLAGS.split(' ').filter((f) => f !== '') : ['--max-semi-space-size=4', '--optimize-for-size']
 export const log = (msg: string): void => { process.stderr.write(`[bench] ${msg}\n`) }
 
 const envNumber = (name: string, fallback: number): number => {
@@ -46,10 +49,10 @@ export const SETTINGS = {
 
 export interface Child { base: string, child: ChildProcess, pid: number }
 
-/** The real service, as a child process, once it answers /readyz. */
-export async function startService (etcd: string, extra: string[] = [], nodeFlags: string[] = []): Promise<Child> {
+/** The real service, as a child process, once it answers /readyz; `baseFlags` replaces NODE_FLAGS. */
+export async function startService (etcd: string, extra: string[] = [], nodeFlags: string[] = [], baseFlags = NODE_FLAGS): Promise<Child> {
   const port = await freePort()
-  const child = spawn(process.execPath, [...NODE_FLAGS, ...nodeFlags, join(ROOT, 'bin/kafscale-mcp.ts'), '--etcd-endpoints', etcd, '--http-addr', `127.0.0.1:${port}`, '--log-level', 'warn',
+  const child = spawn(process.execPath, [...baseFlags, ...nodeFlags, join(ROOT, 'bin/kafscale-mcp.ts'), '--etcd-endpoints', etcd, '--http-addr', `127.0.0.1:${port}`, '--log-level', 'warn',
     '--max-response-chars', '100000000', '--rate-limit', '0', '--max-concurrent', '0', '--etcd-timeout', '10s', ...extra], { stdio: ['ignore', 'ignore', 'inherit'] })
   const base = `http://127.0.0.1:${port}`
   const deadline = Date.now() + 60_000

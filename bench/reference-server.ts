@@ -116,9 +116,20 @@ const tools: Record<string, (args: Args) => Promise<object>> = {
   }
 }
 
+/** The least raw etcd work of fetch_offsets and describe_configs, in a process under the service's Node flags. */
+const raw: Record<string, (args: Args) => Promise<object>> = {
+  offsets_range: async ({ prefix }) => ({ keys: Object.keys(await etcd.getAll().prefix(prefix).strings()).length }),
+  configs_txn: async ({ keys }) => {
+    const batches: Buffer[][] = []
+    for (let i = 0; i < keys.length; i += 128) batches.push(keys.slice(i, i + 128).map((k: string) => Buffer.from(k)))
+    await Promise.all(batches.map(async (b) => await etcd.kv.txn({ success: b.map((key) => ({ request_range: { key } })) })))
+    return { keys: keys.length }
+  }
+}
+
 const app = Fastify({ logger: false, bodyLimit: 64 << 20 })
-for (const [name, run] of Object.entries(tools)) {
-  app.post(`/reference/${name}`, async (req, reply) => {
+for (const [name, run] of [...Object.entries(tools).map(([n, r]) => [`reference/${n}`, r] as const), ...Object.entries(raw).map(([n, r]) => [`raw/${n}`, r] as const)]) {
+  app.post(`/${name}`, async (req, reply) => {
     const start = performance.now()
     const answer = await run((req.body ?? {}) as Args)
     // The pattern's own time (etcd reads, decoding, building the answer), without HTTP and serialisation.

@@ -8,7 +8,7 @@ import type { Etcd3 } from 'etcd3'
 import { startEtcd, type EtcdProcess } from '../test/helpers/etcd.ts'
 import { connectClient } from '../test/helpers/server.ts'
 import { bigGroupTopics, FULL, groupName, ONE_PARTITION, partitionsOf, scaledDown, seed, topicName, type ClusterShape } from './seed.ts'
-import { closedLoop, exchange, log, mcpRequest, mcpResult, pool, postRequest, rawClient, ROOT, rssMb, send, SETTINGS, sleep, startScript, startService, stop, type Child } from './harness.ts'
+import { closedLoop, exchange, log, mcpRequest, mcpResult, NODE_FLAGS, pool, postRequest, rawClient, ROOT, rssMb, send, SETTINGS, sleep, startScript, startService, stop, type Child } from './harness.ts'
 import { burst, heapFigures, loadPhase, ordinaryMix, oversizedRequests, refusedOrAnswered } from './memory.ts'
 import { summarizeProfile } from './profile.ts'
 import { exponent, ratio, round, summarize, time, type Timing } from './stats.ts'
@@ -163,8 +163,36 @@ async function measureTransports (service: Child, tools: string[], concurrencies
   }
 }
 
+/**
+ * The production Node flags (NODE_FLAGS: 4 MB semi-spaces, --optimize-for-size) against Node's
+ * defaults, on the same cluster, one tool at a time on both: what the flags cost in time and save in memory.
+ */
+async function measureNodeFlags (etcd: string, production: Child, shape: ClusterShape): Promise<Record<string, unknown>> {
+  const defaults = await startService(etcd, [], [], [])
+  try {
+    const rssAtReady = rssMb(defaults.pid)
+    await sleep(5000)
+    const rssIdle = rssMb(defaults.pid)
+    const prodPool = pool(production.base, 1)
+    const defaultPool = pool(defaults.base, 1)
+    const tools: Record<string, { production: Timing, node_defaults: Timing, ratio: number }> = {}
+    for (const call of readToolCalls(shape).filter((c) => ['list_topics', 'describe_group', 'list_groups', 'fetch_offsets', 'describe_configs', 'consumer_lag'].includes(c.tool))) {
+      const req = mcpRequest(call.tool, call.args)
+      const prod = await time(SETTINGS.samples, async () => await send(prodPool, req), 2, SETTINGS.sampleBudgetMs, SETTINGS.minSamples)
+      const dflt = await time(SETTINGS.samples, async () => await send(defaultPool, req), 2, SETTINGS.sampleBudgetMs, SETTINGS.minSamples)
+      tools[call.tool] = { production: prod, node_defaults: dflt, ratio: ratio(prod.p50, dflt.p50) }
+      log(`node flags ${call.tool}: production ${prod.p50} ms, Node defaults ${dflt.p50} ms`)
+    }
+    await prodPool.close()
+    await defaultPool.close()
+    return { flags: NODE_FLAGS.join(' '), rss_at_ready_mb: rssAtReady, rss_idle_mb: rssIdle, rss_after_calls_mb: rssMb(defaults.pid), production_rss_after_calls_mb: rssMb(production.pid), tools }
+  } finally {
+    await stop(defaults.child)
+  }
+}
+
 /** fetch_offsets and describe_configs against the least raw etcd work that reads the same keys. */
-async function measureRawReads (service: Child, raw: Etcd3, shape: ClusterShape): Promise<Record<string, { service: Timing, raw: Timing, raw_read: string, vs_raw: number }>> {
+async function measureRawReads (service: Child, raw: Etcd3, reference: Child, shape: ClusterShape): Promise<Record<string, { service: Timing, raw: Timing, raw_production_flags: Timing, raw_read: string, vs_raw: number }>> {
   const ours = pool(service.base, 1)
   const fetch = mcpRequest('fetch_offsets', { group_id: 'big-group' })
   const fetched = mcpResult(await send(ours, fetch)) as { offsets: unknown[] }
@@ -175,10 +203,17 @@ async function measureRawReads (service: Child, raw: Etcd3, shape: ClusterShape)
   const described = mcpResult(await send(ours, describe)) as { configs: Array<{ source: string }> }
   if (described.configs.length !== shape.storedConfigs || described.configs.some((c) => c.source !== 'stored')) throw new Error('describe_configs did not return the stored configs')
   const n = SETTINGS.samples + 10
+  const referencePool = pool(reference.base, 1)
+  const timedThere = async (path: string, args: Record<string, unknown>): Promise<Timing> => {
+    const ms: number[] = []
+    await time(n, async () => { ms.push(Number(/dur=([\d.]+)/.exec((await exchange(referencePool, postRequest(path, args))).serverTiming ?? '')?.[1])) })
+    return summarize(ms.slice(-n))
+  }
   const figures = {
     fetch_offsets: {
       service: await time(n, async () => await send(ours, fetch)),
       raw: await time(n, async () => await raw.getAll().prefix('/kafscale/consumers/big-group/offsets/').strings()),
+      raw_production_flags: await timedThere('/raw/offsets_range', { prefix: '/kafscale/consumers/big-group/offsets/' }),
       raw_read: 'one prefix range'
     },
     describe_configs: {
@@ -190,10 +225,12 @@ async function measureRawReads (service: Child, raw: Etcd3, shape: ClusterShape)
         for (let i = 0; i < configKeys.length; i += 128) batches.push(configKeys.slice(i, i + 128))
         await Promise.all(batches.map(async (b) => await raw.kv.txn({ success: b.map((key) => ({ request_range: { key } })) })))
       }),
+      raw_production_flags: await timedThere('/raw/configs_txn', { keys: configNames.map((t) => `/kafscale/topics/${t}/config`) }),
       raw_read: 'exact reads in transactions of 128, in parallel'
     }
   }
   await ours.close()
+  await referencePool.close()
   return Object.fromEntries(Object.entries(figures).map(([tool, f]) => [tool, { ...f, vs_raw: ratio(f.service.p50, f.raw.p50) }]))
 }
 
@@ -252,7 +289,9 @@ async function measureClusterMetrics (etcd: string, brokers: number): Promise<Re
 async function measureMemory (etcd: string, shape: ClusterShape): Promise<Record<string, unknown>> {
   const service = await startService(etcd)
   try {
-    await sleep(1000)
+    const rssAtReady = rssMb(service.pid)
+    // Decoding the snapshot leaves garbage V8 collects on its own time: the figure that stays is the idle one.
+    await sleep(5000)
     const rssWithSnapshot = rssMb(service.pid)
     const heapWithSnapshot = await heapFigures(service.base)
     const mix = ordinaryMix(shape)
@@ -268,7 +307,7 @@ async function measureMemory (etcd: string, shape: ClusterShape): Promise<Record
     const oversized = await loadPhase(service, oversizedRequests(), 8, SETTINGS.oversizedS, SETTINGS.settleS, refusedOrAnswered)
     log(`memory: ${JSON.stringify({ before: oversized.rss_before_mb, peak: oversized.rss_peak_mb, after: oversized.rss_after_settle_mb })}`)
     const burstFigures = await burst(service, 1000)
-    return { rss_with_snapshot_mb: rssWithSnapshot, heap_with_snapshot: heapWithSnapshot, load, oversized, burst: burstFigures }
+    return { rss_at_ready_mb: rssAtReady, rss_with_snapshot_mb: rssWithSnapshot, heap_with_snapshot: heapWithSnapshot, load, oversized, burst: burstFigures }
   } finally {
     await stop(service.child)
   }
@@ -320,17 +359,19 @@ async function main (): Promise<void> {
     try {
       log('100k: every read tool, ours vs the reference pattern')
       tools['100k'] = await measureTools(service, reference, FULL, '100k')
-      await stop(reference.child)
       log('100k: fetch_offsets and describe_configs vs raw etcd reads')
-      const rawReads = await measureRawReads(service, raw, FULL)
+      const rawReads = await measureRawReads(service, raw, reference, FULL)
+      await stop(reference.child)
       log('100k: list_topics and describe_topics: MCP vs REST vs bare Fastify')
       const transports = await measureTransports(service, ['list_topics', 'describe_topics'], [1, 32, 256], Math.max(5, Math.round(SETTINGS.samples * 0.75)))
+      log('100k: the production Node flags against Node\'s defaults')
+      const nodeFlags = await measureNodeFlags(etcd.endpoint, service, FULL)
       await stop(service.child)
       log('100k: cluster_metrics, 30 brokers, one hung, one failing')
       const clusterMetrics = await measureClusterMetrics(etcd.endpoint, FULL.brokers)
       log('100k: memory')
       const memory = await measureMemory(etcd.endpoint, FULL)
-      return { seeded, rawReads, transports, clusterMetrics, memory }
+      return { seeded, rawReads, transports, nodeFlags, clusterMetrics, memory }
     } finally {
       raw.close()
       await stop(reference.child)
@@ -389,6 +430,7 @@ async function main (): Promise<void> {
     raw_reads: full.rawReads,
     transports: { 1: small.transports.transports, [partitionsOf(FULL)]: full.transports.transports },
     throughput_rps: { 1: small.transports.throughput, [partitionsOf(FULL)]: full.transports.throughput },
+    node_flags: full.nodeFlags,
     cluster_metrics: full.clusterMetrics,
     memory: full.memory,
     scales: Object.fromEntries(['1/1000', '1/100', '1/10', '1/1'].map((k) => [k, scales[k]])),
