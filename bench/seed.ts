@@ -16,6 +16,28 @@ export interface ClusterShape {
 }
 
 export const topicName = (i: number): string => `topic-${String(i).padStart(5, '0')}`
+export const groupName = (i: number): string => `group-${String(i).padStart(4, '0')}`
+
+/** The full cluster: 100,000 partitions. */
+export const FULL: ClusterShape = { topics: 2000, partitionsPerTopic: 50, brokers: 30, groups: 500, bigGroupPartitions: 2000, storedConfigs: 1000 }
+/** The smallest cluster there is, for the fixed cost of a call. */
+export const ONE_PARTITION: ClusterShape = { topics: 1, partitionsPerTopic: 1, brokers: 1, groups: 1, bigGroupPartitions: 1, storedConfigs: 1 }
+
+/** The full cluster `factor` times smaller: fewer topics, groups, configs and big-group partitions. */
+export function scaledDown (factor: number): ClusterShape {
+  return {
+    topics: Math.max(1, FULL.topics / factor),
+    partitionsPerTopic: FULL.partitionsPerTopic,
+    brokers: factor === 1 ? FULL.brokers : 3,
+    groups: Math.max(1, FULL.groups / factor),
+    bigGroupPartitions: Math.max(FULL.partitionsPerTopic, FULL.bigGroupPartitions / factor),
+    storedConfigs: Math.max(1, FULL.storedConfigs / factor)
+  }
+}
+
+export const partitionsOf = (shape: ClusterShape): number => shape.topics * shape.partitionsPerTopic
+/** The topics the big group committed to. */
+export const bigGroupTopics = (shape: ClusterShape): string[] => Array.from({ length: Math.ceil(shape.bigGroupPartitions / shape.partitionsPerTopic) }, (_, i) => topicName(i))
 
 export function buildSnapshot (shape: ClusterShape): ClusterSnapshot {
   const ids = Array.from({ length: shape.brokers }, (_, i) => i)
@@ -59,7 +81,7 @@ export async function seed (etcd: Etcd3, shape: ClusterShape): Promise<{ snapsho
     entries.push([`/kafscale/topics/${topicName(t)}/config`, encodeTopicConfig({ name: topicName(t), partitions: shape.partitionsPerTopic, replicationFactor: 3, retentionMs: 86_400_000n, retentionBytes: -1n, segmentBytes: 67_108_864n, createdAt: '2026-03-01T12:00:00Z', config: { 'cleanup.policy': 'delete' } })])
   }
   for (let g = 0; g < shape.groups; g++) {
-    const id = `group-${String(g).padStart(4, '0')}`
+    const id = groupName(g)
     const topic = topicName(g % shape.topics)
     const member = `${id}-5577006791947779410`
     entries.push([`/kafscale/consumers/${id}/metadata`, encodeConsumerGroup({

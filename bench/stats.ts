@@ -5,11 +5,15 @@ export interface Timing {
   mean: number
 }
 
-/** Runs fn n times (after `warmup` runs) and reports milliseconds. */
-export async function time (n: number, fn: () => Promise<unknown>, warmup = 2): Promise<Timing> {
+/**
+ * Runs fn n times (after `warmup` runs) and reports milliseconds. With a budget, stops early
+ * once it has `minSamples` and spent that long: a loop of 4,000 sequential Gets takes seconds.
+ */
+export async function time (n: number, fn: () => Promise<unknown>, warmup = 2, budgetMs = Infinity, minSamples = 3): Promise<Timing> {
   for (let i = 0; i < warmup; i++) await fn()
   const samples: number[] = []
-  for (let i = 0; i < n; i++) {
+  const began = performance.now()
+  for (let i = 0; i < n && (samples.length < minSamples || performance.now() - began < budgetMs); i++) {
     const start = performance.now()
     await fn()
     samples.push(performance.now() - start)
@@ -30,4 +34,9 @@ export function round (x: number, digits = 2): number {
 
 export function ratio (a: number, b: number): number {
   return round(a / b, 2)
+}
+
+/** The exponent k of y ∝ x^k between two points: 1 is linear growth. */
+export function exponent (y0: number, y1: number, x0: number, x1: number): number {
+  return round(Math.log(y1 / y0) / Math.log(x1 / x0), 2)
 }
