@@ -1,16 +1,16 @@
-import { createHash, randomUUID } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import type { Static, TObject, TProperties } from 'typebox'
 import type { AuditRecord } from '../lib/audit.ts'
 import {
   ApprovalRefusedError, ApprovalRequiredError, AuditUnavailableError, ConfirmationRequiredError, DeclinedError,
-  PlanBlockedError, PlanRefusedError, PlanRequiredError, SelfApprovalError, StateChangedError
+  isCodedError, PlanBlockedError, PlanRefusedError, PlanRequiredError, SelfApprovalError, StateChangedError
 } from '../lib/errors.ts'
+import { sha256 } from '../lib/crypto.ts'
 import { canonicalDigest, canonicalJson, type Sealer } from '../lib/mutations/seal.ts'
 import { rfc3339 } from '../lib/kafscale/offsets.ts'
 import { ApprovePlanInput, ApprovePlanOutput, MUTATION_CONTROL_NAMES, MutationOutput, mutationInput, type MUTATION_CONTROLS } from '../schemas/mutations.ts'
 import { answerOf, UserInputRequired, type QuestionSchema } from './ask.ts'
 import { callRecord } from './registry.ts'
-import { isCodedError } from '../lib/errors.ts'
 import { defineTool, markApprovalTool, type Caller, type ToolContext, type ToolDefinition, type ToolLogger } from './tool.ts'
 
 // The guarded path of every change: plan (a dry run, the default) → apply (only a sealed plan,
@@ -445,10 +445,6 @@ export class MutationService<Deps> {
     for (const [id, exp] of this.consumed) if (exp <= now) this.consumed.delete(id)
     for (const [resource, { at }] of this.lastApplied) if (at + this.options.planTtlMs <= now) this.lastApplied.delete(resource)
   }
-}
-
-function sha256 (text: string): string {
-  return createHash('sha256').update(text).digest('hex')
 }
 
 /** The tool's own arguments: the plan/apply controls are not part of what a plan binds. */

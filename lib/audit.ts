@@ -1,9 +1,9 @@
-import { createHash, createHmac } from 'node:crypto'
+import { createHmac } from 'node:crypto'
 import { closeSync, fstatSync, fsync, openSync, readFileSync, readSync, renameSync, writeFileSync } from 'node:fs'
 import { open, rename, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { promisify } from 'node:util'
-import { loadSecretKey, canonicalDigest } from './crypto.ts'
+import { canonicalDigest, loadSecretKey, sha256 } from './crypto.ts'
 
 // One JSON record per tool call (MCP or REST, allowed or denied, succeeded or failed).
 //
@@ -71,10 +71,6 @@ const HEX64 = /^[0-9a-f]{64}$/
 /** Lines longer than this are not records (a record is a few KiB), so they are not buffered. */
 const MAX_LINE_BYTES = 16 << 20
 const TAIL_WINDOW_BYTES = 1 << 20
-
-function sha256 (text: string): string {
-  return createHash('sha256').update(text).digest('hex')
-}
 
 export function defaultCheckpointPath (auditFile: string): string {
   return `${auditFile}.checkpoint`

@@ -31,7 +31,12 @@ export function canonicalJson (value: unknown): string {
   return JSON.stringify(canonical(value ?? null))
 }
 
+/** SHA-256 of a text, hex. */
+export function sha256 (text: string): string {
+  return createHash('sha256').update(text).digest('hex')
+}
+
 /** SHA-256 of the value's canonical JSON. */
 export function canonicalDigest (value: unknown): string {
-  return createHash('sha256').update(canonicalJson(value)).digest('hex')
+  return sha256(canonicalJson(value))
 }
