@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import { assertOptions, hostPortUrl, positive, problemOf, wholeNumber } from '../lib/config/checks.ts'
 import { EtcdBackend, type EtcdBackendOptions } from '../lib/store/etcd-backend.ts'
+import { ChangeFeed } from '../lib/store/change-feed.ts'
 import { KafscaleStore } from '../lib/store/kafscale-store.ts'
 import type { KvBackend } from '../lib/store/kv.ts'
 
@@ -16,6 +17,8 @@ export interface StorePluginOptions {
 declare module 'fastify' {
   interface FastifyInstance {
     kafscaleStore: KafscaleStore | undefined
+    /** What changes in the cluster, for live updates; undefined without a store. */
+    changeFeed: ChangeFeed | undefined
   }
 }
 
@@ -34,10 +37,16 @@ export default fp<StorePluginOptions>(async function store (app, options) {
   if (backend === undefined) {
     app.log.warn('no etcd endpoints configured: metadata tools will answer "metadata store not configured"')
     app.decorate('kafscaleStore', undefined)
+    app.decorate('changeFeed', undefined)
     return
   }
   const kafscaleStore = new KafscaleStore(backend, app.log.child({ component: 'store' }), { groupMirrorMaxKeys: options.groupMirrorMaxKeys })
+  const changeFeed = new ChangeFeed(kafscaleStore, { onError: (err) => { app.log.warn({ err: err.message }, 'change feed') } })
   app.decorate('kafscaleStore', kafscaleStore)
+  app.decorate('changeFeed', changeFeed)
   kafscaleStore.start()
-  app.addHook('onClose', async () => { await kafscaleStore.close() })
+  app.addHook('onClose', async () => {
+    changeFeed.close()
+    await kafscaleStore.close()
+  })
 }, { name: 'kafscale-store', fastify: '5.x' })

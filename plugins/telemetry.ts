@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client'
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { MutationMetrics } from '../core/mutation.ts'
 import type { CallMetrics } from '../core/registry.ts'
 
@@ -34,5 +34,9 @@ export default fp(async function telemetry (app) {
     outcome: (tool, result) => { mutations.inc({ tool, result }) },
     breakGlass: (tool) => { breakGlass.inc({ tool }) }
   })
+  const { changeFeed } = app
+  if (changeFeed !== undefined) {
+    new Gauge({ name: 'kafscale_mcp_live_listeners', help: 'Open live-update listeners: subscriptions/listen streams and 2025-era sessions.', registers: [registry], collect () { this.set(changeFeed.listenerCount) } }) // eslint-disable-line no-new
+  }
   app.get('/metrics', async (_request, reply) => await reply.type(registry.contentType).send(await registry.metrics()))
-}, { name: 'kafscale-telemetry', fastify: '5.x' })
+}, { name: 'kafscale-telemetry', fastify: '5.x', dependencies: ['kafscale-store'] })

@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify'
 import { fastifySSE } from '@fastify/sse'
 import { parseJSONRPCMessage, type JSONRPCMessage, type McpServer, type Transport } from '@modelcontextprotocol/server'
 import { buildMcpServer } from './mcp-server.ts'
+import { liveUpdatesOf } from './live-updates.ts'
 import type { Caller } from '../core/tool.ts'
 import { errorBody, ForbiddenError, InvalidMessageError, UnknownSessionError } from '../lib/errors.ts'
 import { requestCaller } from '../plugins/auth.ts'
@@ -54,6 +55,7 @@ interface Session {
 export default async function legacySse (app: FastifyInstance, options: LegacySsePluginOptions): Promise<void> {
   assertGated(app, 'legacy-sse')
   const sessions = new Map<string, Session>()
+  const live = liveUpdatesOf(app)
   await app.register(fastifySSE, { heartbeatInterval: 15_000 })
   app.addHook('preClose', async () => {
     await Promise.all([...sessions.values()].map(async (s) => { await s.transport.close() }))
@@ -65,7 +67,7 @@ export default async function legacySse (app: FastifyInstance, options: LegacySs
     const caller: Caller = { ...requestCaller(request, 'mcp'), requestId: `sse-${id}` }
     const transport = new SseSessionTransport(reply)
     // Protocol 2024-11-05 on a stream that lives as long as the session: elicitation can come back on it.
-    const server = buildMcpServer(app.tools, options.version, caller, { era: 'legacy', session: true })
+    const server = buildMcpServer(app.tools, options.version, caller, { era: 'legacy', session: true, ...(live !== undefined ? { live } : {}) })
     sessions.set(id, { transport, server, principalId: caller.principal.id })
     reply.sse.onClose(() => {
       sessions.delete(id)

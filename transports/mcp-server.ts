@@ -5,6 +5,8 @@ import { GroupId } from '../schemas/common.ts'
 import type { TSchema } from 'typebox'
 import { isVisible, type RegisteredTool, type ToolFailure, type ToolOutcome, type ToolRegistry } from '../core/registry.ts'
 import { createMcpServer } from './mcp-protocol.ts'
+import { liveCapabilities, type LiveUpdates } from './live-updates.ts'
+import { CLUSTER_URI, groupUri, servesKind, topicUri } from './resource-uris.ts'
 import type { Interaction } from '../core/ask.ts'
 import type { Caller } from '../core/tool.ts'
 
@@ -72,6 +74,11 @@ export interface Conversation {
   era: 'modern' | 'legacy'
   /** stdio and HTTP+SSE hold one connection; stateless /mcp answers each request on a fresh instance. */
   session: boolean
+  /**
+   * Cluster changes for the connection, where the service has them: a 2026-07-28 request's
+   * instance advertises what its listen streams deliver, a 2025-era session delivers them itself.
+   */
+  live?: LiveUpdates
 }
 
 /**
@@ -189,15 +196,15 @@ function jsonContents (uri: URL, value: unknown): { contents: Array<{ uri: strin
 // Resources mirror the read tools for clients that prefer resources; reads go through the
 // registry, so the same policy and audit apply.
 function registerResources (server: McpServer, registry: ToolRegistry, caller: Caller, visible: Set<string>): void {
-  if (visible.has('cluster_status')) {
-    server.registerResource('cluster', 'kafscale://cluster', { title: 'KafScale cluster status', description: 'Brokers, topics, S3 and etcd state (cluster_status)', mimeType: 'application/json' },
+  if (servesKind('cluster', visible)) {
+    server.registerResource('cluster', CLUSTER_URI, { title: 'KafScale cluster status', description: 'Brokers, topics, S3 and etcd state (cluster_status)', mimeType: 'application/json' },
       async (uri) => jsonContents(uri, await readThrough(registry, caller, 'cluster_status', {}, uri)))
   }
-  if (visible.has('describe_topics') && visible.has('list_topics')) {
+  if (servesKind('topic', visible)) {
     server.registerResource('topic', new ResourceTemplate('kafscale://topics/{name}', {
       list: async () => {
         const { topics } = await readThrough(registry, caller, 'list_topics', { limit: 10000 }) as { topics: Array<{ name: string, partition_count: number }> }
-        return { resources: topics.map((t) => ({ uri: `kafscale://topics/${encodeURIComponent(t.name)}`, name: t.name, description: `${t.partition_count} partition(s)`, mimeType: 'application/json' })) }
+        return { resources: topics.map((t) => ({ uri: topicUri(t.name), name: t.name, description: `${t.partition_count} partition(s)`, mimeType: 'application/json' })) }
       }
     }), { title: 'KafScale topic', description: 'A topic with its partitions (describe_topics)', mimeType: 'application/json' },
     async (uri, variables) => {
@@ -207,11 +214,16 @@ function registerResources (server: McpServer, registry: ToolRegistry, caller: C
       return jsonContents(uri, described)
     })
   }
-  if (visible.has('describe_group') && visible.has('list_groups') && visible.has('consumer_lag')) {
+  if (servesKind('topicConfig', visible)) {
+    server.registerResource('topic-config', new ResourceTemplate('kafscale://topics/{name}/config', { list: undefined }),
+      { title: 'KafScale topic config', description: 'A topic\'s stored or default configuration (describe_configs)', mimeType: 'application/json' },
+      async (uri, variables) => jsonContents(uri, await readThrough(registry, caller, 'describe_configs', { topics: [uriVariable(uri, variables.name)] }, uri)))
+  }
+  if (servesKind('group', visible)) {
     server.registerResource('group', new ResourceTemplate('kafscale://groups/{group_id}', {
       list: async () => {
         const { groups } = await readThrough(registry, caller, 'list_groups', { limit: 10000 }) as { groups: Array<{ group_id: string, state: string, member_count: number }> }
-        return { resources: groups.map((g) => ({ uri: `kafscale://groups/${encodeURIComponent(g.group_id)}`, name: g.group_id, description: `${g.state}, ${g.member_count} member(s)`, mimeType: 'application/json' })) }
+        return { resources: groups.map((g) => ({ uri: groupUri(g.group_id), name: g.group_id, description: `${g.state}, ${g.member_count} member(s)`, mimeType: 'application/json' })) }
       }
     }), { title: 'KafScale consumer group', description: 'A group\'s members and its lag (describe_group, consumer_lag)', mimeType: 'application/json' },
     async (uri, variables) => {
@@ -305,5 +317,10 @@ export function buildMcpServer (registry: ToolRegistry, version: string, caller:
   if (only !== undefined) return server
   registerResources(server, registry, caller, callable)
   registerPrompts(server, callable)
+  const { live } = conversation
+  // A listen stream (2026-07-28) or a session (2025 era) can carry notifications; a stateless 2025-era POST cannot.
+  const deliverable = live !== undefined && (conversation.era === 'modern' ? !conversation.session : conversation.session)
+  server.server.registerCapabilities(liveCapabilities(deliverable, server.server.getCapabilities()))
+  if (deliverable && conversation.session) live.attachSession(server, caller)
   return server
 }

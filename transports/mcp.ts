@@ -6,6 +6,7 @@ import { CLIENT_INFO_META_KEY, createMcpHandler, type AuthInfo } from '@modelcon
 import { assertGated } from '../plugins/gate.ts'
 import { requestCaller } from '../plugins/auth.ts'
 import { buildMcpServer } from './mcp-server.ts'
+import { liveUpdatesOf } from './live-updates.ts'
 import { assertOptions, problemOf, wholeNumber } from '../lib/config/checks.ts'
 import { InternalError } from '../lib/errors.ts'
 import type { Caller } from '../core/tool.ts'
@@ -23,11 +24,13 @@ export interface McpPluginOptions {
 export default async function mcp (app: FastifyInstance, options: McpPluginOptions): Promise<void> {
   assertGated(app, 'mcp')
   assertOptions('kafscale-mcp', [problemOf('bodyLimit', options.bodyLimit, wholeNumber(1024))])
+  const live = liveUpdatesOf(app)
   const handler = createMcpHandler(
     // Stateless in both eras: a 2025-era request's instance lives for that request alone.
-    ({ authInfo, era }) => buildMcpServer(app.tools, options.version, callerOf(authInfo), { era, session: false }, authInfo?.extra?.[TOOL_CALL_KEY] as string | undefined),
+    ({ authInfo, era }) => buildMcpServer(app.tools, options.version, callerOf(authInfo), { era, session: false, ...(live !== undefined ? { live } : {}) }, authInfo?.extra?.[TOOL_CALL_KEY] as string | undefined),
     {
       maxRequestBodySize: options.bodyLimit,
+      ...(live !== undefined ? { bus: live.bus } : {}),
       onerror: (err) => { app.log.debug({ err: err.message }, 'mcp request rejected') }
     }
   )
@@ -55,8 +58,10 @@ export default async function mcp (app: FastifyInstance, options: McpPluginOptio
     const toolCall = toolCallOf(request.body)
     const authInfo: AuthInfo = { token: '', clientId: principal.clientId ?? principal.subject, scopes: principal.scopes ?? [], extra: { [CALLER_KEY]: caller, ...(toolCall !== undefined ? { [TOOL_CALL_KEY]: toolCall } : {}) } }
     if (app.resourceMetadataUrl !== undefined) authInfo.resourceMetadataUrl = app.resourceMetadataUrl
-    const response = await handler.fetch(webRequest, { authInfo, parsedBody: request.body })
-    await sendWebResponse(reply, response, openStreams, opensSubscription(request))
+    const listens = opensSubscription(request)
+    const fetchResponse = async (): Promise<Response> => await handler.fetch(webRequest, { authInfo, parsedBody: request.body })
+    const response = listens && live !== undefined ? await live.withListenScope(caller, request.body, fetchResponse) : await fetchResponse()
+    await sendWebResponse(reply, response, openStreams, listens)
   }
   for (const url of ['/mcp', '/mcp/']) {
     app.route({ method: ['GET', 'POST', 'DELETE'], url, bodyLimit: options.bodyLimit, config: { opensStream: opensSubscription }, handler: serve })

@@ -1,4 +1,4 @@
-import { CONSUMERS_PREFIX } from '../kafscale/keys.ts'
+import { CONSUMERS_PREFIX, parseConsumerKey } from '../kafscale/keys.ts'
 import { GroupState } from './group-state.ts'
 import type { KvBackend, KvEvent } from './kv.ts'
 
@@ -40,6 +40,12 @@ export interface GroupMirrorHooks {
   warn: (obj: object, msg: string) => void
 }
 
+/**
+ * Told after each batch of changes is applied, with the groups the changes touched, or with
+ * undefined when a new state was built (any group may have changed since the last one).
+ */
+export type GroupFollower = (touched: ReadonlySet<string> | undefined, state: GroupState) => void
+
 export interface GroupMirrorOptions {
   /** 0: no mirror, every group read goes to etcd. */
   maxKeys?: number
@@ -64,6 +70,7 @@ export class GroupMirror {
   private retry: NodeJS.Timeout | undefined
   private retryMs = RETRY.initialMs
   private idleTimer: NodeJS.Timeout | undefined
+  private readonly followers = new Set<GroupFollower>()
   private readonly kv: KvBackend
   private readonly hooks: GroupMirrorHooks
   private readonly maxKeys: number
@@ -90,6 +97,21 @@ export class GroupMirror {
       void this.sync()
     }
     return this.state
+  }
+
+  /**
+   * Follows every change while the returned function is not called: the mirror runs (it is
+   * started if idle) and does not stop for want of reads meanwhile.
+   */
+  follow (follower: GroupFollower): () => void {
+    this.followers.add(follower)
+    this.demand()
+    if (this.state !== undefined) follower(undefined, this.state)
+    return () => {
+      this.followers.delete(follower)
+      // The idle clock counts from the last follower as from the last read.
+      if (this.followers.size === 0) this.lastDemand = Date.now()
+    }
   }
 
   /** The current state, or undefined while there is none. */
@@ -147,12 +169,14 @@ export class GroupMirror {
     this.error = undefined
     this.retryMs = RETRY.initialMs
     this.hooks.info({ revision: String(revision), groups: state.groupCount, keys: state.keyCount }, 'consumer groups mirrored from etcd')
+    for (const follower of this.followers) follower(undefined, state)
   }
 
   private apply (events: KvEvent[]): void {
     this.hooks.contact()
     const state = this.state
     if (state === undefined) return
+    const touched = new Set<string>()
     for (const event of events) {
       // etcd sends a watch's changes in revision order; anything else means changes were lost.
       if (event.revision < this.revision) {
@@ -162,8 +186,13 @@ export class GroupMirror {
       this.revision = event.revision
       if (event.kind === 'put') state.put(event.key, event.value)
       else state.delete(event.key)
+      if (this.followers.size > 0) groupsOf(event.key, touched)
     }
-    if (state.keyCount > this.maxKeys) this.turnOff()
+    if (state.keyCount > this.maxKeys) {
+      this.turnOff()
+      return
+    }
+    if (touched.size > 0) for (const follower of this.followers) follower(touched, state)
   }
 
   private lost (err: Error): void {
@@ -180,7 +209,7 @@ export class GroupMirror {
   }
 
   private stopWhenIdle (): void {
-    const quietMs = Date.now() - this.lastDemand
+    const quietMs = this.followers.size > 0 ? 0 : Date.now() - this.lastDemand
     if (quietMs < this.idleMs) {
       this.idleTimer = setTimeout(() => { this.stopWhenIdle() }, this.idleMs - quietMs).unref()
       return
@@ -211,4 +240,12 @@ export class GroupMirror {
     }, this.retryMs).unref()
     this.retryMs = Math.min(this.retryMs * 2, RETRY.maxMs)
   }
+}
+
+/** The groups a key may belong to: every reading of one that reads several ways. */
+function groupsOf (key: string, into: Set<string>): void {
+  const parsed = parseConsumerKey(key, () => false)
+  if (parsed === undefined) return
+  if (parsed.kind === 'ambiguous') for (const reading of parsed.readings) into.add(reading.groupId)
+  else into.add(parsed.groupId)
 }

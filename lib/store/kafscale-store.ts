@@ -47,6 +47,13 @@ export interface StoreHealth {
   }
 }
 
+/** The groups as the mirror holds them now; describe and offsets throw GroupNotFoundError for a group that does not exist. */
+export interface GroupReader {
+  ids: () => string[]
+  describe: (groupId: string) => GroupDescription
+  offsets: (groupId: string) => ReturnType<GroupState['groupOffsets']>
+}
+
 export interface StoredTopicConfig {
   name: string
   /** undefined: no config key in etcd */
@@ -79,6 +86,7 @@ export class KafscaleStore {
   private lastContact = 0
   private liveness: Promise<void> | undefined
   private mirrorAnswers = 0
+  private readonly snapshotFollowers = new Set<(view: SnapshotView) => void>()
 
   /** The backend; every call's outcome sets the connection state. */
   readonly kv: KvBackend
@@ -183,6 +191,28 @@ export class KafscaleStore {
       loadedAt: new Date()
     }
     this.snapshotError = undefined
+    for (const follower of this.snapshotFollowers) follower(this.view)
+  }
+
+  /** Told of every snapshot applied (each read or watch event, changed or not) until the returned function is called. */
+  followSnapshot (follower: (view: SnapshotView) => void): () => void {
+    this.snapshotFollowers.add(follower)
+    return () => { this.snapshotFollowers.delete(follower) }
+  }
+
+  /**
+   * Follows the consumer groups until the returned function is called: the group mirror runs
+   * meanwhile, and after each batch of changes the follower hears the groups touched (undefined:
+   * any, the mirror was built anew) and reads them as the group tools would.
+   */
+  followGroups (follower: (touched: ReadonlySet<string> | undefined, groups: GroupReader) => void): () => void {
+    return this.mirror.follow((touched, state) => {
+      follower(touched, {
+        ids: () => state.listGroups(this.topicExists).groups.map((g) => g.groupId),
+        describe: (groupId) => state.describeGroup(groupId, this.topicExists),
+        offsets: (groupId) => state.groupOffsets(groupId, this.topicExists)
+      })
+    })
   }
 
   health (): StoreHealth {
