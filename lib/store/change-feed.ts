@@ -92,9 +92,11 @@ export class ChangeFeed {
     return this.listeners.size
   }
 
-  /** Config keys watched now. */
-  get configWatchCount (): number {
-    return this.configWatches.size
+  /** What runs for the listeners: watched config keys (and how many are still read for a first value), whether groups are followed. */
+  status (): { listeners: number, configWatches: number, configWatchesReading: number, followingGroups: boolean } {
+    let reading = 0
+    for (const watch of this.configWatches.values()) if (watch.known === NOT_READ) reading++
+    return { listeners: this.listeners.size, configWatches: this.configWatches.size, configWatchesReading: reading, followingGroups: this.stopGroups !== undefined }
   }
 
   listen (deliver: (changes: readonly ClusterChange[]) => void, interest: FeedInterest = {}): FeedListener {
