@@ -146,7 +146,7 @@ t.test('resources and prompts through a real client', async (t) => {
     t.ok(uris.includes('kafscale://cluster'), `${era}: the cluster resource`)
     t.ok(uris.includes('kafscale://topics/orders') && uris.includes('kafscale://groups/billing'), `${era}: topic and group resources are listed`)
     const { resourceTemplates } = await client.listResourceTemplates()
-    t.same(resourceTemplates.map((r) => r.uriTemplate).sort(), ['kafscale://groups/{group_id}', 'kafscale://topics/{name}'])
+    t.same(resourceTemplates.map((r) => r.uriTemplate).sort(), ['kafscale://groups/{group_id}', 'kafscale://topics/{name}', 'kafscale://topics/{name}/config'])
     const topic = await client.readResource({ uri: 'kafscale://topics/orders' })
     const described = JSON.parse((topic.contents[0] as { text: string }).text)
     t.equal(described.topics[0].name, 'orders')
