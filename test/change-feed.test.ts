@@ -62,7 +62,13 @@ t.test('groups: followed only while a listener wants them; heartbeat-only rewrit
   t.ok(await eventually(async () => store.health().groupMirror.state === 'synced', 10_000, 5), 'one that wants groups does')
 
   const metadata = (heartbeatAt: string): Uint8Array => encodeConsumerGroup({
-    groupId: 'g', state: 'stable', protocolType: 'consumer', protocol: 'range', leader: 'm', generationId: 1, rebalanceTimeoutMs: 1000,
+    groupId: 'g',
+    state: 'stable',
+    protocolType: 'consumer',
+    protocol: 'range',
+    leader: 'm',
+    generationId: 1,
+    rebalanceTimeoutMs: 1000,
     members: { m: { clientId: 'm', clientHost: '/10.0.0.1', heartbeatAt, assignments: [], subscriptions: ['orders'], sessionTimeoutMs: 45000 } }
   })
   kv.put(groupMetadataKey('g'), metadata('12:00:00'))
