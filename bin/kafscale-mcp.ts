@@ -35,10 +35,11 @@ try {
 
 // The service's modules load only now: --help, --version and a bad setting answer at once (a
 // desktop client's first look, a shell's tab completion) without loading Fastify, the SDK and etcd.
-const [{ serveStdio }, { buildApp }, { buildMcpServer }, { demoBackend, startDemoBrokerMetrics }] = await Promise.all([
+const [{ serveStdio }, { buildApp }, { buildMcpServer }, { liveUpdatesOf }, { demoBackend, startDemoBrokerMetrics }] = await Promise.all([
   import('@modelcontextprotocol/server/stdio'),
   import('../app.ts'),
   import('../transports/mcp-server.ts'),
+  import('../transports/live-updates.ts'),
   import('../demo/cluster.ts')
 ])
 
@@ -63,7 +64,8 @@ if (config.stdio) {
   const user = userInfo().username
   const caller = { principal: { id: `local:${user}`, method: 'none' as const, subject: user, groups: [], claims: {} }, transport: 'stdio' as const, requestId: 'stdio' }
   await app.ready()
-  const connection = serveStdio(({ era }) => buildMcpServer(app.tools, VERSION, caller, { era, session: true }), { onerror: (err) => { app.log.warn({ err: err.message }, 'stdio') } })
+  const live = liveUpdatesOf(app)
+  const connection = serveStdio(({ era }) => buildMcpServer(app.tools, VERSION, caller, { era, session: true, ...(live !== undefined ? { live } : {}) }), { onerror: (err) => { app.log.warn({ err: err.message }, 'stdio') } })
   process.stdin.once('end', () => {
     void connection.close().then(async () => { await app.close() }).then(() => { demoMetrics?.close(); process.exit(0) })
   })

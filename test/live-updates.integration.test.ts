@@ -2,7 +2,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
+import { fileURLToPath } from 'node:url'
 import { Client, SSEClientTransport, type McpSubscription } from '@modelcontextprotocol/client'
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio'
 import { startEtcd, type EtcdProcess } from './helpers/etcd.ts'
 import { startIdp, type TestIdp } from './helpers/idp.ts'
 import { seedCluster, ORDERS_CONFIG } from './helpers/kafscale-data.ts'
@@ -156,6 +158,22 @@ t.test('2025 era: an HTTP+SSE session subscribes, and hears of topics and groups
   await etcd.client.put(groupOffsetKey('marker', 'orders', 0)).value('{"offset":2,"metadata":"","committed_at":"2026-03-01T12:00:09Z"}')
   t.ok(await told(heard, groupUri('marker'), 2), 'a commit that moves the offset is an update')
   t.equal(heard.updated.filter((u) => u === topicUri('fresh-sse')).length, 1, 'an unsubscribed topic is not told')
+})
+
+t.test('2025 era over stdio: the local user\'s session subscribes and is told', async (t) => {
+  const client = new Client({ name: 'kafscale-live-tests', version: '1.0.0' })
+  await client.connect(new StdioClientTransport({
+    command: process.execPath,
+    args: [fileURLToPath(new URL('../bin/kafscale-mcp.ts', import.meta.url)), '--stdio', '--etcd-endpoints', etcd.endpoint, '--log-level', 'silent'],
+    stderr: 'ignore'
+  }))
+  t.teardown(async () => { await client.close() })
+  t.match(client.getServerCapabilities(), { resources: { subscribe: true, listChanged: true } })
+  const heard = hear(client)
+  await client.subscribeResource({ uri: topicUri('fresh-stdio') })
+  await putTopics(['fresh-stdio', 1])
+  t.ok(await told(heard, topicUri('fresh-stdio')), 'the subscribed topic that appeared')
+  t.ok(heard.listChanged >= 1, 'the resource list changed')
 })
 
 t.test('a caller whose policy hides topics hears nothing of them, in either era', async (t) => {
