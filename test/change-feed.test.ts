@@ -58,7 +58,9 @@ t.test('groups: followed only while a listener wants them; heartbeat-only rewrit
   const { batches, deliver } = collect()
   const topicsOnly = feed.listen(() => {})
   t.equal(store.health().groupMirror.state, 'idle', 'a listener without groups starts no group watch')
-  const listener = feed.listen(deliver, { groups: true })
+  const listener = feed.listen(deliver, { groups: true, groupIds: ['g', 'h'] })
+  const lists = collect()
+  const listsOnly = feed.listen(lists.deliver, { groups: true })
   t.ok(await eventually(async () => store.health().groupMirror.state === 'synced', 10_000, 5), 'one that wants groups does')
 
   const metadata = (heartbeatAt: string): Uint8Array => encodeConsumerGroup({
@@ -90,8 +92,14 @@ t.test('groups: followed only while a listener wants them; heartbeat-only rewrit
   t.ok(await arrived(batches, 4))
   t.same(batches[3], [{ kind: 'group', groupId: 'h', change: 'gone' }], 'a commit of the same offset was nothing; the delete is')
 
+  t.same(lists.batches, [
+    [{ kind: 'group', groupId: 'g', change: 'appeared' }],
+    [{ kind: 'group', groupId: 'h', change: 'appeared' }],
+    [{ kind: 'group', groupId: 'h', change: 'gone' }]
+  ], 'a listener that names no group hears only of groups appearing and going')
   topicsOnly.close()
   listener.close()
+  listsOnly.close()
   t.notOk(feed.status().followingGroups, 'the last listener gone, groups are no longer followed')
 })
 

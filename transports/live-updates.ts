@@ -135,16 +135,16 @@ export function liveCapabilities (deliverable: boolean, current: ServerCapabilit
   }
 }
 
-/** The feed interest of a set of subscribed URIs: groups when lists or a group are followed, and the configs named. */
+/** The feed interest of subscribed URIs: the groups and configs they name, and groups appearing or going when lists are followed. */
 function interestOf (uris: Iterable<string>, lists: boolean): FeedInterest {
   const topicConfigs: string[] = []
-  let groups = lists
+  const groupIds: string[] = []
   for (const uri of uris) {
     const ref = parseResourceUri(uri)
     if (ref?.kind === 'topicConfig') topicConfigs.push(ref.name)
-    else if (ref?.kind === 'group') groups = true
+    else if (ref?.kind === 'group') groupIds.push(ref.groupId)
   }
-  return { groups, topicConfigs }
+  return { groups: lists, groupIds, topicConfigs }
 }
 
 /** A batch of changes as one caller may hear of it: only kinds of resources it sees. */

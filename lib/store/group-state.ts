@@ -145,6 +145,12 @@ export class GroupState {
     return { groups: groups.sort((a, b) => compareStrings(a.groupId, b.groupId)), problems: sortProblems(problems) }
   }
 
+  /** Whether describeGroup finds the group: it has metadata, committed offsets, or a key that may be its. */
+  has (groupId: string, isTopic: IsTopic): boolean {
+    return this.groups.has(groupId) || this.irregularReadings(isTopic).some(({ reading }) =>
+      reading.kind === 'offset' ? reading.groupId === groupId : reading.readings.some((r) => r.groupId === groupId))
+  }
+
   /**
    * A group's metadata, or, for a group whose members all left (KafScale deleted its metadata
    * key and kept its offsets), how many partitions it has committed: nothing is made up.

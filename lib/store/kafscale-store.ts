@@ -50,6 +50,7 @@ export interface StoreHealth {
 /** The groups as the mirror holds them now; describe and offsets throw GroupNotFoundError for a group that does not exist. */
 export interface GroupReader {
   ids: () => string[]
+  has: (groupId: string) => boolean
   describe: (groupId: string) => GroupDescription
   offsets: (groupId: string) => ReturnType<GroupState['groupOffsets']>
 }
@@ -209,6 +210,7 @@ export class KafscaleStore {
     return this.mirror.follow((touched, state) => {
       follower(touched, {
         ids: () => state.listGroups(this.topicExists).groups.map((g) => g.groupId),
+        has: (groupId) => state.has(groupId, this.topicExists),
         describe: (groupId) => state.describeGroup(groupId, this.topicExists),
         offsets: (groupId) => state.groupOffsets(groupId, this.topicExists)
       })
