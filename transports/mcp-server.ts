@@ -1,10 +1,12 @@
-import { CLIENT_CAPABILITIES_META_KEY, inputRequired, ProtocolError, ProtocolErrorCode, ResourceNotFoundError, ResourceTemplate, type CallToolResult, type ClientCapabilities, type ElicitRequestFormParams, type InputRequiredResult, type McpServer, type ServerContext, type StandardSchemaWithJSON } from '@modelcontextprotocol/server'
+import { CLIENT_CAPABILITIES_META_KEY, inputRequired, ProtocolError, ProtocolErrorCode, ResourceNotFoundError, type CallToolResult, type ClientCapabilities, type ElicitRequestFormParams, type InputRequiredResult, type McpServer, type ServerContext, type StandardSchemaWithJSON } from '@modelcontextprotocol/server'
 import { Type } from 'typebox'
 import { compileSchema } from '../lib/schema.ts'
 import { GroupId } from '../schemas/common.ts'
 import type { TSchema } from 'typebox'
 import { isVisible, type RegisteredTool, type ToolFailure, type ToolOutcome, type ToolRegistry } from '../core/registry.ts'
 import { createMcpServer } from './mcp-protocol.ts'
+import { Completers } from './completions.ts'
+import { NameCompletions, type NameSource } from '../core/completions.ts'
 import type { Interaction } from '../core/ask.ts'
 import type { Caller } from '../core/tool.ts'
 
@@ -188,18 +190,16 @@ function jsonContents (uri: URL, value: unknown): { contents: Array<{ uri: strin
 
 // Resources mirror the read tools for clients that prefer resources; reads go through the
 // registry, so the same policy and audit apply.
-function registerResources (server: McpServer, registry: ToolRegistry, caller: Caller, visible: Set<string>): void {
+function registerResources (server: McpServer, registry: ToolRegistry, caller: Caller, visible: Set<string>, completers: Completers): void {
   if (visible.has('cluster_status')) {
     server.registerResource('cluster', 'kafscale://cluster', { title: 'KafScale cluster status', description: 'Brokers, topics, S3 and etcd state (cluster_status)', mimeType: 'application/json' },
       async (uri) => jsonContents(uri, await readThrough(registry, caller, 'cluster_status', {}, uri)))
   }
   if (visible.has('describe_topics') && visible.has('list_topics')) {
-    server.registerResource('topic', new ResourceTemplate('kafscale://topics/{name}', {
-      list: async () => {
-        const { topics } = await readThrough(registry, caller, 'list_topics', { limit: 10000 }) as { topics: Array<{ name: string, partition_count: number }> }
-        return { resources: topics.map((t) => ({ uri: `kafscale://topics/${encodeURIComponent(t.name)}`, name: t.name, description: `${t.partition_count} partition(s)`, mimeType: 'application/json' })) }
-      }
-    }), { title: 'KafScale topic', description: 'A topic with its partitions (describe_topics)', mimeType: 'application/json' },
+    server.registerResource('topic', completers.template('kafscale://topics/{name}', async () => {
+      const { topics } = await readThrough(registry, caller, 'list_topics', { limit: 10000 }) as { topics: Array<{ name: string, partition_count: number }> }
+      return { resources: topics.map((t) => ({ uri: `kafscale://topics/${encodeURIComponent(t.name)}`, name: t.name, description: `${t.partition_count} partition(s)`, mimeType: 'application/json' })) }
+    }, { name: 'topic' }), { title: 'KafScale topic', description: 'A topic with its partitions (describe_topics)', mimeType: 'application/json' },
     async (uri, variables) => {
       const name = uriVariable(uri, variables.name)
       const described = await readThrough(registry, caller, 'describe_topics', { names: [name] }, uri) as { topics: Array<{ error_code: number }> }
@@ -208,12 +208,10 @@ function registerResources (server: McpServer, registry: ToolRegistry, caller: C
     })
   }
   if (visible.has('describe_group') && visible.has('list_groups') && visible.has('consumer_lag')) {
-    server.registerResource('group', new ResourceTemplate('kafscale://groups/{group_id}', {
-      list: async () => {
-        const { groups } = await readThrough(registry, caller, 'list_groups', { limit: 10000 }) as { groups: Array<{ group_id: string, state: string, member_count: number }> }
-        return { resources: groups.map((g) => ({ uri: `kafscale://groups/${encodeURIComponent(g.group_id)}`, name: g.group_id, description: `${g.state}, ${g.member_count} member(s)`, mimeType: 'application/json' })) }
-      }
-    }), { title: 'KafScale consumer group', description: 'A group\'s members and its lag (describe_group, consumer_lag)', mimeType: 'application/json' },
+    server.registerResource('group', completers.template('kafscale://groups/{group_id}', async () => {
+      const { groups } = await readThrough(registry, caller, 'list_groups', { limit: 10000 }) as { groups: Array<{ group_id: string, state: string, member_count: number }> }
+      return { resources: groups.map((g) => ({ uri: `kafscale://groups/${encodeURIComponent(g.group_id)}`, name: g.group_id, description: `${g.state}, ${g.member_count} member(s)`, mimeType: 'application/json' })) }
+    }, { group_id: 'group' }), { title: 'KafScale consumer group', description: 'A group\'s members and its lag (describe_group, consumer_lag)', mimeType: 'application/json' },
     async (uri, variables) => {
       const groupId = uriVariable(uri, variables.group_id)
       const [group, lag] = await Promise.all([
@@ -228,12 +226,12 @@ function registerResources (server: McpServer, registry: ToolRegistry, caller: C
 // Compiled once: the server is built per request, and compiling was a third of a build's cost.
 const LagPromptArgs = validatedForSdk(Type.Object({ group: GroupId }, { additionalProperties: false }))
 
-function registerPrompts (server: McpServer, visible: Set<string>): void {
+function registerPrompts (server: McpServer, visible: Set<string>, completers: Completers): void {
   if (visible.has('consumer_lag')) {
     server.registerPrompt('diagnose-consumer-lag', {
       title: 'Diagnose consumer lag',
       description: 'Find out whether and why a consumer group is behind, and what to do about it',
-      argsSchema: LagPromptArgs
+      argsSchema: completers.promptArgs('diagnose-consumer-lag', LagPromptArgs, { group: 'group' })
     }, (args: unknown) => {
       const { group } = args as { group: string }
       return {
@@ -279,10 +277,11 @@ function registerPrompts (server: McpServer, visible: Set<string>): void {
  * prompt is most of a build's cost, so only that tool is registered when the caller may see it.
  * A tool it may not see gets the whole server, whose tools/call handler refuses and audits.
  */
-export function buildMcpServer (registry: ToolRegistry, version: string, caller: Caller, conversation: Conversation, toolCall?: string): McpServer {
+export function buildMcpServer (registry: ToolRegistry, names: NameSource | undefined, version: string, caller: Caller, conversation: Conversation, toolCall?: string): McpServer {
   const called = toolCall === undefined ? undefined : registry.get(toolCall)
   const only = called !== undefined && isVisible(registry.decide(caller.principal, called)) ? called : undefined
   const served = new Set<string>()
+  const completers = new Completers(new NameCompletions(registry, names, caller), (failure) => resourceError(failure, undefined))
   const server: McpServer = createMcpServer({ name: SERVER_NAME, version }, {
     instructions: INSTRUCTIONS,
     // The shim's elicitation/create can only be answered on a session; without one it would be
@@ -290,7 +289,8 @@ export function buildMcpServer (registry: ToolRegistry, version: string, caller:
     inputRequired: { legacyShim: conversation.session }
   }, {
     serves: (name) => served.has(name),
-    callUnserved: async (name, args, ctx) => await callUnserved(registry, perCall(caller, ctx.mcpReq.id), name, args, ctx, ask)
+    callUnserved: async (name, args, ctx) => await callUnserved(registry, perCall(caller, ctx.mcpReq.id), name, args, ctx, ask),
+    completes: (ref) => completers.serves(ref)
   })
   const ask: Ask = (ctx) => interactionOf(server, conversation, ctx)
   // One policy decision per tool and request: what to list and what to serve.
@@ -303,7 +303,7 @@ export function buildMcpServer (registry: ToolRegistry, version: string, caller:
     if (decision.allowed) callable.add(tool.definition.name)
   }
   if (only !== undefined) return server
-  registerResources(server, registry, caller, callable)
-  registerPrompts(server, callable)
+  registerResources(server, registry, caller, callable, completers)
+  registerPrompts(server, callable, completers)
   return server
 }

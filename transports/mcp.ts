@@ -25,7 +25,7 @@ export default async function mcp (app: FastifyInstance, options: McpPluginOptio
   assertOptions('kafscale-mcp', [problemOf('bodyLimit', options.bodyLimit, wholeNumber(1024))])
   const handler = createMcpHandler(
     // Stateless in both eras: a 2025-era request's instance lives for that request alone.
-    ({ authInfo, era }) => buildMcpServer(app.tools, options.version, callerOf(authInfo), { era, session: false }, authInfo?.extra?.[TOOL_CALL_KEY] as string | undefined),
+    ({ authInfo, era }) => buildMcpServer(app.tools, app.kafscaleStore, options.version, callerOf(authInfo), { era, session: false }, authInfo?.extra?.[TOOL_CALL_KEY] as string | undefined),
     {
       maxRequestBodySize: options.bodyLimit,
       onerror: (err) => { app.log.debug({ err: err.message }, 'mcp request rejected') }
