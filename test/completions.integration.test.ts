@@ -2,7 +2,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
-import type { Client } from '@modelcontextprotocol/client'
+import { fileURLToPath } from 'node:url'
+import { Client } from '@modelcontextprotocol/client'
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio'
 import { startEtcd, type EtcdProcess } from './helpers/etcd.ts'
 import { startIdp, type TestIdp } from './helpers/idp.ts'
 import { BILLING_GROUP } from './helpers/kafscale-data.ts'
@@ -14,6 +16,7 @@ import { connectClient, ERAS, startServer, type Era, type RunningServer } from '
 // callers whose policies differ.
 
 const RESOURCE = 'https://mcp.example.test/mcp'
+const BIN = fileURLToPath(new URL('../bin/kafscale-mcp.ts', import.meta.url))
 const TOPIC = { type: 'ref/resource', uri: 'kafscale://topics/{name}' } as const
 const GROUP = { type: 'ref/resource', uri: 'kafscale://groups/{group_id}' } as const
 const LAG_PROMPT = { type: 'ref/prompt', name: 'diagnose-consumer-lag' } as const
@@ -131,3 +134,11 @@ for (const era of ERAS) {
     t.same((await client.complete({ ref: { type: 'ref/prompt', name: 'cluster-health-report' }, argument: { name: 'anything', value: '' } })).completion.values, [], 'a prompt without arguments')
   })
 }
+
+t.test('stdio: a session completes with the names of the cluster it serves', async (t) => {
+  const client = new Client({ name: 'stdio-client', version: '1.0.0' })
+  await client.connect(new StdioClientTransport({ command: process.execPath, args: [BIN, '--stdio', '--demo', '--log-level', 'silent'], stderr: 'ignore' }))
+  t.teardown(async () => { await client.close() })
+  t.same(await complete(client, TOPIC, ''), { values: ['audit-log', 'clickstream', 'events', 'inventory', 'orders', 'payments'], total: 6, hasMore: false })
+  t.same((await complete(client, TOPIC, 'pay')).values, ['payments'])
+})
