@@ -142,3 +142,17 @@ t.test('stdio: a session completes with the names of the cluster it serves', asy
   t.same(await complete(client, TOPIC, ''), { values: ['audit-log', 'clickstream', 'events', 'inventory', 'orders', 'payments'], total: 6, hasMore: false })
   t.same((await complete(client, TOPIC, 'pay')).values, ['payments'])
 })
+
+t.test('a completion the store cannot answer is an internal error with the service\'s code', async (t) => {
+  const storeless = await startServer([])
+  t.teardown(storeless.close)
+  for (const era of ERAS) {
+    const client = await connectClient(storeless.base, era)
+    t.teardown(async () => { await client.close() })
+    await t.rejects(complete(client, TOPIC, 'o'), {
+      code: -32603,
+      message: 'metadata store not configured: set KAFSCALE_MCP_ETCD_ENDPOINTS (or --etcd-endpoints)',
+      data: { 'io.kafscale/error': { code: 'KSMCP_ERR_STORE_NOT_CONFIGURED', statusCode: 503 } }
+    }, era)
+  }
+})

@@ -1,4 +1,4 @@
-import { completable, ResourceTemplate, type CompleteRequest, type CompleteResourceTemplateCallback, type CompleteResult, type ListResourcesCallback, type StandardSchemaV1, type StandardSchemaWithJSON } from '@modelcontextprotocol/server'
+import { completable, type CompleteRequest, type CompleteResourceTemplateCallback, type CompleteResult, type StandardSchemaV1, type StandardSchemaWithJSON } from '@modelcontextprotocol/server'
 import type { NameCompletions, NameKind } from '../core/completions.ts'
 import type { ToolFailure } from '../core/registry.ts'
 import { codedError } from '../core/tool-error.ts'
@@ -26,10 +26,10 @@ export class Completers {
     this.failed = failed
   }
 
-  /** A resource template whose variables complete with names of the given kinds. */
-  template (uri: string, list: ListResourcesCallback, variables: Record<string, NameKind>): ResourceTemplate {
+  /** The `complete` callbacks of the resource template `uri`: its variables complete with names of the given kinds. */
+  variables (uri: string, variables: Record<string, NameKind>): Record<string, CompleteResourceTemplateCallback> {
     this.templates.add(uri)
-    return new ResourceTemplate(uri, { list, complete: this.callbacks(variables, (callback) => callback) })
+    return this.callbacks(variables, (callback) => callback)
   }
 
   /**

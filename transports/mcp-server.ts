@@ -1,4 +1,4 @@
-import { CLIENT_CAPABILITIES_META_KEY, inputRequired, ProtocolError, ProtocolErrorCode, ResourceNotFoundError, type CallToolResult, type ClientCapabilities, type ElicitRequestFormParams, type InputRequiredResult, type McpServer, type ServerContext, type StandardSchemaWithJSON } from '@modelcontextprotocol/server'
+import { CLIENT_CAPABILITIES_META_KEY, inputRequired, ProtocolError, ProtocolErrorCode, ResourceNotFoundError, ResourceTemplate, type CallToolResult, type ClientCapabilities, type ElicitRequestFormParams, type InputRequiredResult, type McpServer, type ServerContext, type StandardSchemaWithJSON } from '@modelcontextprotocol/server'
 import { Type } from 'typebox'
 import { compileSchema } from '../lib/schema.ts'
 import { GroupId } from '../schemas/common.ts'
@@ -196,10 +196,13 @@ function registerResources (server: McpServer, registry: ToolRegistry, caller: C
       async (uri) => jsonContents(uri, await readThrough(registry, caller, 'cluster_status', {}, uri)))
   }
   if (visible.has('describe_topics') && visible.has('list_topics')) {
-    server.registerResource('topic', completers.template('kafscale://topics/{name}', async () => {
-      const { topics } = await readThrough(registry, caller, 'list_topics', { limit: 10000 }) as { topics: Array<{ name: string, partition_count: number }> }
-      return { resources: topics.map((t) => ({ uri: `kafscale://topics/${encodeURIComponent(t.name)}`, name: t.name, description: `${t.partition_count} partition(s)`, mimeType: 'application/json' })) }
-    }, { name: 'topic' }), { title: 'KafScale topic', description: 'A topic with its partitions (describe_topics)', mimeType: 'application/json' },
+    server.registerResource('topic', new ResourceTemplate('kafscale://topics/{name}', {
+      list: async () => {
+        const { topics } = await readThrough(registry, caller, 'list_topics', { limit: 10000 }) as { topics: Array<{ name: string, partition_count: number }> }
+        return { resources: topics.map((t) => ({ uri: `kafscale://topics/${encodeURIComponent(t.name)}`, name: t.name, description: `${t.partition_count} partition(s)`, mimeType: 'application/json' })) }
+      },
+      complete: completers.variables('kafscale://topics/{name}', { name: 'topic' })
+    }), { title: 'KafScale topic', description: 'A topic with its partitions (describe_topics)', mimeType: 'application/json' },
     async (uri, variables) => {
       const name = uriVariable(uri, variables.name)
       const described = await readThrough(registry, caller, 'describe_topics', { names: [name] }, uri) as { topics: Array<{ error_code: number }> }
@@ -208,10 +211,13 @@ function registerResources (server: McpServer, registry: ToolRegistry, caller: C
     })
   }
   if (visible.has('describe_group') && visible.has('list_groups') && visible.has('consumer_lag')) {
-    server.registerResource('group', completers.template('kafscale://groups/{group_id}', async () => {
-      const { groups } = await readThrough(registry, caller, 'list_groups', { limit: 10000 }) as { groups: Array<{ group_id: string, state: string, member_count: number }> }
-      return { resources: groups.map((g) => ({ uri: `kafscale://groups/${encodeURIComponent(g.group_id)}`, name: g.group_id, description: `${g.state}, ${g.member_count} member(s)`, mimeType: 'application/json' })) }
-    }, { group_id: 'group' }), { title: 'KafScale consumer group', description: 'A group\'s members and its lag (describe_group, consumer_lag)', mimeType: 'application/json' },
+    server.registerResource('group', new ResourceTemplate('kafscale://groups/{group_id}', {
+      list: async () => {
+        const { groups } = await readThrough(registry, caller, 'list_groups', { limit: 10000 }) as { groups: Array<{ group_id: string, state: string, member_count: number }> }
+        return { resources: groups.map((g) => ({ uri: `kafscale://groups/${encodeURIComponent(g.group_id)}`, name: g.group_id, description: `${g.state}, ${g.member_count} member(s)`, mimeType: 'application/json' })) }
+      },
+      complete: completers.variables('kafscale://groups/{group_id}', { group_id: 'group' })
+    }), { title: 'KafScale consumer group', description: 'A group\'s members and its lag (describe_group, consumer_lag)', mimeType: 'application/json' },
     async (uri, variables) => {
       const groupId = uriVariable(uri, variables.group_id)
       const [group, lag] = await Promise.all([
