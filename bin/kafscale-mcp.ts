@@ -65,7 +65,7 @@ if (config.stdio) {
   const caller = { principal: { id: `local:${user}`, method: 'none' as const, subject: user, groups: [], claims: {} }, transport: 'stdio' as const, requestId: 'stdio' }
   await app.ready()
   const live = liveUpdatesOf(app)
-  const connection = serveStdio(({ era }) => buildMcpServer(app.tools, VERSION, caller, { era, session: true, ...(live !== undefined ? { live } : {}) }), { onerror: (err) => { app.log.warn({ err: err.message }, 'stdio') } })
+  const connection = serveStdio(({ era }) => buildMcpServer(app.tools, app.kafscaleStore, VERSION, caller, { era, session: true, ...(live !== undefined ? { live } : {}) }), { onerror: (err) => { app.log.warn({ err: err.message }, 'stdio') } })
   process.stdin.once('end', () => {
     void connection.close().then(async () => { await app.close() }).then(() => { demoMetrics?.close(); process.exit(0) })
   })

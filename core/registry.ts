@@ -146,6 +146,17 @@ export class ToolRegistry {
     return final
   }
 
+  /**
+   * Audits a request that is no tool call but answers what `tool` would, as `completion/complete`
+   * offers the names list_topics lists: reading the names must leave the same trail. `false`
+   * when the record could not be written and reads fail closed, so the caller must refuse.
+   */
+  async auditAccess (method: string, input: unknown, caller: Caller, tool: RegisteredTool, decision: Decision, failed: (Error & { code: string }) | undefined, durationMs: number): Promise<boolean> {
+    const outcome: ToolOutcome = !decision.allowed ? denial(decision) : failed === undefined ? { ok: true, output: {}, json: '' } : failure(failed)
+    const audited = await this.audit(`${method} ${tool.definition.name}`, input, { caller }, decision, outcome, durationMs, {})
+    return audited || !this.services.audit.failClosedForReads
+  }
+
   private async run (tool: RegisteredTool, input: unknown, options: ToolCallOptions, decision: Decision, note: AuditNote): Promise<ToolOutcome> {
     const name = tool.definition.name
     if (!tool.input.check(input)) return failure(new InvalidInputError(tool.input.problems(input).join('; ')))

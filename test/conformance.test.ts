@@ -25,8 +25,8 @@ t.test('official conformance suite', async (t) => {
   t.teardown(server.close)
   const url = `${server.base}/mcp`
   const runs: Array<[string, string[], RegExp[]]> = [
-    ['2025-era active suite', [], [/server-initialize: \d+ passed, 0 failed/, /ping: \d+ passed, 0 failed/, /tools-list: \d+ passed, 0 failed/, /resources-list: \d+ passed, 0 failed/, /prompts-list: \d+ passed, 0 failed/, /dns-rebinding-protection: \d+ passed, 0 failed/]],
-    ['2026-07-28 active suite', ['--spec-version', '2026-07-28'], [/tools-list: \d+ passed, 0 failed/, /dns-rebinding-protection: \d+ passed, 0 failed/]],
+    ['2025-era active suite', [], [/server-initialize: \d+ passed, 0 failed/, /ping: \d+ passed, 0 failed/, /tools-list: \d+ passed, 0 failed/, /resources-list: \d+ passed, 0 failed/, /prompts-list: \d+ passed, 0 failed/, /completion-complete: \d+ passed, 0 failed/, /dns-rebinding-protection: \d+ passed, 0 failed/]],
+    ['2026-07-28 active suite', ['--spec-version', '2026-07-28'], [/tools-list: \d+ passed, 0 failed/, /completion-complete: \d+ passed, 0 failed/, /dns-rebinding-protection: \d+ passed, 0 failed/]],
     ['stateless operation', ['--scenario', 'server-stateless'], [/Passed: 24\/28/]],
     ['HTTP header validation', ['--scenario', 'http-header-validation'], [/Passed: (\d+)\/\1, 0 failed/]],
     ['caching hints', ['--scenario', 'caching'], [/Passed: (\d+)\/\1, 0 failed/]]

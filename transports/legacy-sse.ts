@@ -67,7 +67,7 @@ export default async function legacySse (app: FastifyInstance, options: LegacySs
     const caller: Caller = { ...requestCaller(request, 'mcp'), requestId: `sse-${id}` }
     const transport = new SseSessionTransport(reply)
     // Protocol 2024-11-05 on a stream that lives as long as the session: elicitation can come back on it.
-    const server = buildMcpServer(app.tools, options.version, caller, { era: 'legacy', session: true, ...(live !== undefined ? { live } : {}) })
+    const server = buildMcpServer(app.tools, app.kafscaleStore, options.version, caller, { era: 'legacy', session: true, ...(live !== undefined ? { live } : {}) })
     sessions.set(id, { transport, server, principalId: caller.principal.id })
     reply.sse.onClose(() => {
       sessions.delete(id)

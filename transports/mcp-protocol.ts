@@ -1,4 +1,5 @@
-import { McpServer, ProtocolError, ProtocolErrorCode, Server, type CallToolResult, type Implementation, type InputRequiredResult, type JSONRPCRequest, type McpServerOptions, type Result, type ServerContext } from '@modelcontextprotocol/server'
+import { isSpecType, McpServer, ProtocolError, ProtocolErrorCode, Server, type CallToolResult, type Implementation, type InputRequiredResult, type JSONRPCRequest, type McpServerOptions, type Result, type ServerContext } from '@modelcontextprotocol/server'
+import { NOTHING_TO_COMPLETE, type CompletionRef } from './completions.ts'
 
 type RequestHandler = (request: JSONRPCRequest, ctx: ServerContext) => Promise<Result>
 
@@ -8,14 +9,19 @@ export interface ToolCallRouting {
   serves: (name: string) => boolean
   /** Answers a call of a name the server did not register, which the SDK would refuse unseen. */
   callUnserved: (name: string, args: unknown, ctx: ServerContext) => Promise<CallToolResult | InputRequiredResult>
+  /** Whether this server has completers for the prompt or template a `completion/complete` names. */
+  completes: (ref: CompletionRef) => boolean
 }
 
 /**
- * The SDK's Server with two corrections, applied through its `_wrapHandler` hook so they cover
+ * The SDK's Server with three corrections, applied through its `_wrapHandler` hook so they cover
  * every handler, including those McpServer and the HTTP entry install after construction:
  * `tools/call` of a name not registered goes to `routing.callUnserved` instead of the SDK's own
- * "not found" (which bypasses our registry, and so the audit); and a request whose params fail
- * the method's schema is answered -32602, not -32603.
+ * "not found" (which bypasses our registry, and so the audit); `completion/complete` of a prompt
+ * or template without completers here (unknown, or hidden from this caller) has nothing to
+ * suggest, an empty list rather than the SDK's -32602, as the conformance suite's
+ * completion-complete scenario expects; and a request whose params fail the method's schema is
+ * answered -32602, not -32603.
  */
 class RoutingServer extends Server {
   private readonly routing: ToolCallRouting
@@ -27,12 +33,16 @@ class RoutingServer extends Server {
 
   protected override _wrapHandler (method: string, handler: RequestHandler): RequestHandler {
     // For tools/call the SDK validates the request (name and arguments present) before this runs.
-    const routed: RequestHandler = method !== 'tools/call'
+    const toolRouted: RequestHandler = method !== 'tools/call'
       ? handler
       : async (request, ctx) => {
         const { name, arguments: args } = request.params as { name: string, arguments?: unknown }
         return this.routing.serves(name) ? await handler(request, ctx) : await this.routing.callUnserved(name, args, ctx)
       }
+    // The SDK validates completion/complete inside its handler: a malformed request goes there to be refused.
+    const routed: RequestHandler = method !== 'completion/complete'
+      ? toolRouted
+      : async (request, ctx) => isSpecType.CompleteRequestParams(request.params) && !this.routing.completes(request.params.ref) ? NOTHING_TO_COMPLETE : await handler(request, ctx)
     const wrapped = super._wrapHandler(method, routed)
     return async (request, ctx) => {
       try {

@@ -7,6 +7,8 @@ import { isVisible, type RegisteredTool, type ToolFailure, type ToolOutcome, typ
 import { createMcpServer } from './mcp-protocol.ts'
 import { liveCapabilities, type LiveUpdates } from './live-updates.ts'
 import { CLUSTER_URI, groupUri, servesKind, topicUri } from './resource-uris.ts'
+import { Completers } from './completions.ts'
+import { NameCompletions, type NameSource } from '../core/completions.ts'
 import type { Interaction } from '../core/ask.ts'
 import type { Caller } from '../core/tool.ts'
 
@@ -195,7 +197,7 @@ function jsonContents (uri: URL, value: unknown): { contents: Array<{ uri: strin
 
 // Resources mirror the read tools for clients that prefer resources; reads go through the
 // registry, so the same policy and audit apply.
-function registerResources (server: McpServer, registry: ToolRegistry, caller: Caller, visible: Set<string>): void {
+function registerResources (server: McpServer, registry: ToolRegistry, caller: Caller, visible: Set<string>, completers: Completers): void {
   if (servesKind('cluster', visible)) {
     server.registerResource('cluster', CLUSTER_URI, { title: 'KafScale cluster status', description: 'Brokers, topics, S3 and etcd state (cluster_status)', mimeType: 'application/json' },
       async (uri) => jsonContents(uri, await readThrough(registry, caller, 'cluster_status', {}, uri)))
@@ -205,7 +207,8 @@ function registerResources (server: McpServer, registry: ToolRegistry, caller: C
       list: async () => {
         const { topics } = await readThrough(registry, caller, 'list_topics', { limit: 10000 }) as { topics: Array<{ name: string, partition_count: number }> }
         return { resources: topics.map((t) => ({ uri: topicUri(t.name), name: t.name, description: `${t.partition_count} partition(s)`, mimeType: 'application/json' })) }
-      }
+      },
+      complete: completers.variables('kafscale://topics/{name}', { name: 'topic' })
     }), { title: 'KafScale topic', description: 'A topic with its partitions (describe_topics)', mimeType: 'application/json' },
     async (uri, variables) => {
       const name = uriVariable(uri, variables.name)
@@ -215,7 +218,7 @@ function registerResources (server: McpServer, registry: ToolRegistry, caller: C
     })
   }
   if (servesKind('topicConfig', visible)) {
-    server.registerResource('topic-config', new ResourceTemplate('kafscale://topics/{name}/config', { list: undefined }),
+    server.registerResource('topic-config', new ResourceTemplate('kafscale://topics/{name}/config', { list: undefined, complete: completers.variables('kafscale://topics/{name}/config', { name: 'topic' }) }),
       { title: 'KafScale topic config', description: 'A topic\'s stored or default configuration (describe_configs)', mimeType: 'application/json' },
       async (uri, variables) => jsonContents(uri, await readThrough(registry, caller, 'describe_configs', { topics: [uriVariable(uri, variables.name)] }, uri)))
   }
@@ -224,7 +227,8 @@ function registerResources (server: McpServer, registry: ToolRegistry, caller: C
       list: async () => {
         const { groups } = await readThrough(registry, caller, 'list_groups', { limit: 10000 }) as { groups: Array<{ group_id: string, state: string, member_count: number }> }
         return { resources: groups.map((g) => ({ uri: groupUri(g.group_id), name: g.group_id, description: `${g.state}, ${g.member_count} member(s)`, mimeType: 'application/json' })) }
-      }
+      },
+      complete: completers.variables('kafscale://groups/{group_id}', { group_id: 'group' })
     }), { title: 'KafScale consumer group', description: 'A group\'s members and its lag (describe_group, consumer_lag)', mimeType: 'application/json' },
     async (uri, variables) => {
       const groupId = uriVariable(uri, variables.group_id)
@@ -240,12 +244,12 @@ function registerResources (server: McpServer, registry: ToolRegistry, caller: C
 // Compiled once: the server is built per request, and compiling was a third of a build's cost.
 const LagPromptArgs = validatedForSdk(Type.Object({ group: GroupId }, { additionalProperties: false }))
 
-function registerPrompts (server: McpServer, visible: Set<string>): void {
+function registerPrompts (server: McpServer, visible: Set<string>, completers: Completers): void {
   if (visible.has('consumer_lag')) {
     server.registerPrompt('diagnose-consumer-lag', {
       title: 'Diagnose consumer lag',
       description: 'Find out whether and why a consumer group is behind, and what to do about it',
-      argsSchema: LagPromptArgs
+      argsSchema: completers.promptArgs('diagnose-consumer-lag', LagPromptArgs, { group: 'group' })
     }, (args: unknown) => {
       const { group } = args as { group: string }
       return {
@@ -291,10 +295,11 @@ function registerPrompts (server: McpServer, visible: Set<string>): void {
  * prompt is most of a build's cost, so only that tool is registered when the caller may see it.
  * A tool it may not see gets the whole server, whose tools/call handler refuses and audits.
  */
-export function buildMcpServer (registry: ToolRegistry, version: string, caller: Caller, conversation: Conversation, toolCall?: string): McpServer {
+export function buildMcpServer (registry: ToolRegistry, names: NameSource | undefined, version: string, caller: Caller, conversation: Conversation, toolCall?: string): McpServer {
   const called = toolCall === undefined ? undefined : registry.get(toolCall)
   const only = called !== undefined && isVisible(registry.decide(caller.principal, called)) ? called : undefined
   const served = new Set<string>()
+  const completers = new Completers(new NameCompletions(registry, names, caller), (failure) => resourceError(failure, undefined))
   const server: McpServer = createMcpServer({ name: SERVER_NAME, version }, {
     instructions: INSTRUCTIONS,
     // The shim's elicitation/create can only be answered on a session; without one it would be
@@ -302,7 +307,8 @@ export function buildMcpServer (registry: ToolRegistry, version: string, caller:
     inputRequired: { legacyShim: conversation.session }
   }, {
     serves: (name) => served.has(name),
-    callUnserved: async (name, args, ctx) => await callUnserved(registry, perCall(caller, ctx.mcpReq.id), name, args, ctx, ask)
+    callUnserved: async (name, args, ctx) => await callUnserved(registry, perCall(caller, ctx.mcpReq.id), name, args, ctx, ask),
+    completes: (ref) => completers.serves(ref)
   })
   const ask: Ask = (ctx) => interactionOf(server, conversation, ctx)
   // One policy decision per tool and request: what to list and what to serve.
@@ -315,8 +321,8 @@ export function buildMcpServer (registry: ToolRegistry, version: string, caller:
     if (decision.allowed) callable.add(tool.definition.name)
   }
   if (only !== undefined) return server
-  registerResources(server, registry, caller, callable)
-  registerPrompts(server, callable)
+  registerResources(server, registry, caller, callable, completers)
+  registerPrompts(server, callable, completers)
   const { live } = conversation
   // A listen stream (2026-07-28) or a session (2025 era) can carry notifications; a stateless 2025-era POST cannot.
   const deliverable = live !== undefined && (conversation.era === 'modern' ? !conversation.session : conversation.session)

@@ -27,7 +27,7 @@ export default async function mcp (app: FastifyInstance, options: McpPluginOptio
   const live = liveUpdatesOf(app)
   const handler = createMcpHandler(
     // Stateless in both eras: a 2025-era request's instance lives for that request alone.
-    ({ authInfo, era }) => buildMcpServer(app.tools, options.version, callerOf(authInfo), { era, session: false, ...(live !== undefined ? { live } : {}) }, authInfo?.extra?.[TOOL_CALL_KEY] as string | undefined),
+    ({ authInfo, era }) => buildMcpServer(app.tools, app.kafscaleStore, options.version, callerOf(authInfo), { era, session: false, ...(live !== undefined ? { live } : {}) }, authInfo?.extra?.[TOOL_CALL_KEY] as string | undefined),
     {
       maxRequestBodySize: options.bodyLimit,
       ...(live !== undefined ? { bus: live.bus } : {}),
