@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process'
 import { rmSync } from 'node:fs'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import t from 'tap'
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client'
 import { TOKEN_VARIABLE, VSCODE_TOKEN_INPUT } from '../lib/client-config.ts'
@@ -10,8 +10,7 @@ import { desktopEnv, desktopNode, mcpRemoteHome, ROOT, startConfiguredServer, ty
 // Each configuration `kafscale-mcp print-config` prints, pasted as the user would (the token
 // filled in where the client keeps it) and read as the client reads it (its own variable
 // syntax), connects to the real server and calls a tool: with a static token and without auth.
-// The MCP Inspector is not installed here (not in node_modules, and npx would download it), so
-// its printed command line is not run.
+// The MCP Inspector's printed command line is run by a shell, with the installed Inspector.
 
 const TOKEN = 'client-config-token-0123456789'
 const LAUNCHER = join(ROOT, 'bin/kafscale-mcp.js')
@@ -106,7 +105,17 @@ for (const mode of [{ name: 'static token', auth: ['--auth-token', TOKEN] }, { n
       const header = mode.auth.length > 0 ? ` --header "Authorization: Bearer $${TOKEN_VARIABLE}"` : ''
       t.equal(stdout.trim(), `npx @modelcontextprotocol/inspector --cli ${url} --transport http --method tools/list${header}`)
       if (mode.auth.length > 0) t.match(stderr, `Export ${TOKEN_VARIABLE}=`)
-      t.skip('connects: not run, the Inspector is not installed (not in node_modules) and npx would download it', async () => {})
+      // Run by a shell as pasted, the token in the variable it names. The Inspector needs Node
+      // 22.19 or newer: the project's own Node runs it. Offline, so npx uses the installed one.
+      const inspector = (commandLine: string): unknown => {
+        const run = spawnSync('sh', ['-c', commandLine], { encoding: 'utf8', env: { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}`, [TOKEN_VARIABLE]: TOKEN, npm_config_offline: 'true' }, timeout: 60_000 })
+        t.equal(run.status, 0, 'the Inspector exits 0', { stderr: run.stderr })
+        return JSON.parse(run.stdout)
+      }
+      const listed = inspector(stdout.trim()) as { tools: Array<{ name: string }> }
+      t.ok(listed.tools.some((tool) => tool.name === 'fetch_offsets'), 'the printed command lists the tools')
+      const called = inspector(stdout.trim().replace('--method tools/list', '--method tools/call --tool-name describe_topics --tool-arg \'names=["orders"]\'')) as { structuredContent: { topics: Array<{ name: string }> } }
+      t.same(called.structuredContent.topics.map((topic) => topic.name), ['orders'], 'an array argument given on the command line reaches the tool')
     })
   })
 }
