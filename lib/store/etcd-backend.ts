@@ -94,7 +94,8 @@ export class EtcdBackend implements KvBackend {
       const res = await this.client.kv.txn({ success: batch.map((key) => ({ request_range: { key: Buffer.from(key) } })) })
       return res.responses.map((r) => r.response_range?.kvs[0]?.value)
     })))
-    return results.flat().map((v) => (v === undefined ? undefined : Buffer.from(v)))
+    // etcd3 hands out each value as a Buffer of its own: no copy is needed.
+    return results.flat()
   }
 
   async range (prefix: string, options: RangeOptions = {}): Promise<KvPair[]> {
