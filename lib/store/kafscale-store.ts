@@ -279,24 +279,25 @@ export class KafscaleStore {
 
   /**
    * Log-end offsets (`next_offset`, the next offset to assign) by topic and partition: one
-   * range per topic, all in flight together. A partition without the key has 0 (contract §1.1).
-   * The range of topic "a" also holds the keys of topics named "a/partitions/…": only keys that
-   * read as topic "a" count.
+   * range per topic, all in one transaction (batches of them for many topics). A partition
+   * without the key has 0 (contract §1.1). The range of topic "a" also holds the keys of topics
+   * named "a/partitions/…": only keys that read as topic "a" count.
    */
   async nextOffsets (topics: Iterable<string>): Promise<{ offsets: Map<string, Map<number, bigint>>, problems: KeyProblem[] }> {
     const names = [...new Set(topics)]
     const problems: KeyProblem[] = []
-    const ranges = await Promise.all(names.map(async (topic) => {
+    const ranges = await this.kv.rangeMany(names.map(topicPartitionsPrefix))
+    const byTopic = names.map((topic, i) => {
       const offsets = new Map<number, bigint>()
-      for (const { key, value } of await this.kv.range(topicPartitionsPrefix(topic))) {
+      for (const { key, value } of ranges[i]!) {
         const parsed = parseTopicKey(key)
         if (parsed?.kind !== 'next_offset' || parsed.topic !== topic) continue
         const end = decodeOrReport(key, () => decodeNextOffset(value.toString('utf8')), problems)
         if (end !== undefined) offsets.set(parsed.partition, end)
       }
       return [topic, offsets] as const
-    }))
-    return { offsets: new Map(ranges), problems: sortProblems(problems) }
+    })
+    return { offsets: new Map(byTopic), problems: sortProblems(problems) }
   }
 
   /**
@@ -381,6 +382,7 @@ function reportingOutcomes (kv: KvBackend, outcome: { succeeded: () => void, fai
     get: async (key) => await reported(async () => await kv.get(key)),
     getMany: async (keys) => await reported(async () => await kv.getMany(keys)),
     range: async (prefix, options) => await reported(async () => await kv.range(prefix, options)),
+    rangeMany: async (prefixes) => await reported(async () => await kv.rangeMany(prefixes)),
     ping: async () => { await reported(async () => { await kv.ping() }) },
     scanPrefix: async (prefix, onPage) => await reported(async () => await kv.scanPrefix(prefix, onPage)),
     watchKey: (key, handlers) => kv.watchKey(key, handlers),
