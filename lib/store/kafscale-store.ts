@@ -7,6 +7,7 @@ import { decodeSnapshot, EMPTY_SNAPSHOT, type ClusterSnapshot, type SnapshotTopi
 import { GroupMirror, type GroupMirrorStatus } from './group-mirror.ts'
 import { GroupState, type GroupDescription, type GroupOffsets, type GroupSummary } from './group-state.ts'
 import { compareStrings, decodeOrReport, sortProblems, type KeyProblem } from './key-problems.ts'
+import { CollectAfterLargeDecodes } from './release-memory.ts'
 import type { KvBackend } from './kv.ts'
 
 export { compareStrings } from './key-problems.ts'
@@ -18,6 +19,10 @@ export type { GroupDescription, GroupOffsets, GroupSummary } from './group-state
 // that stalled without breaking, then fails the read as an etcd read would, instead of the
 // mirror answering from a stream that may have stopped.
 const MIRROR_LIVENESS_MS = 1000
+// A snapshot this large leaves tens of MB of garbage once decoded (see release-memory.ts); a
+// cluster of 10,000 partitions writes ~1.3 MB. A cluster rewriting its snapshot every second
+// (a rolling restart moving leaders) pays for at most one collection a minute.
+const SNAPSHOT_GARBAGE = { minBytes: 1 << 20, minIntervalMs: 60_000 }
 
 /** The cached snapshot with the indexes every tool call would otherwise rebuild. */
 export interface SnapshotView {
@@ -79,6 +84,7 @@ export class KafscaleStore {
   private lastContact = 0
   private liveness: Promise<void> | undefined
   private mirrorAnswers = 0
+  private readonly snapshotGarbage = new CollectAfterLargeDecodes(SNAPSHOT_GARBAGE)
 
   /** The backend; every call's outcome sets the connection state. */
   readonly kv: KvBackend
@@ -183,6 +189,7 @@ export class KafscaleStore {
       loadedAt: new Date()
     }
     this.snapshotError = undefined
+    if (value !== undefined) this.snapshotGarbage.decoded(value.length)
   }
 
   health (): StoreHealth {
