@@ -72,10 +72,9 @@ export function encodeTopicConfig (c: TopicConfig): Uint8Array {
   return w.finish()
 }
 
-function decodeStringMapEntry (buf: Uint8Array): [string, string] {
+function decodeStringMapEntry (f: FieldReader): [string, string] {
   let key = ''
   let value = ''
-  const f = new FieldReader(buf)
   while (f.next()) {
     if (f.field === 1) key = f.string()
     else if (f.field === 2) value = f.string()
@@ -83,9 +82,8 @@ function decodeStringMapEntry (buf: Uint8Array): [string, string] {
   return [key, value]
 }
 
-function decodeAssignment (buf: Uint8Array): Assignment {
+function decodeAssignment (f: FieldReader): Assignment {
   const out: Assignment = { topic: '', partitions: [] }
-  const f = new FieldReader(buf)
   while (f.next()) {
     if (f.field === 1) out.topic = f.string()
     else if (f.field === 2) out.partitions.push(...f.int32List())
@@ -93,9 +91,8 @@ function decodeAssignment (buf: Uint8Array): Assignment {
   return out
 }
 
-function decodeGroupMember (buf: Uint8Array): GroupMember {
+function decodeGroupMember (f: FieldReader): GroupMember {
   const out: GroupMember = { clientId: '', clientHost: '', heartbeatAt: '', assignments: [], subscriptions: [], sessionTimeoutMs: 0 }
-  const f = new FieldReader(buf)
   while (f.next()) {
     switch (f.field) {
       case 1: out.clientId = f.string(); break
@@ -122,8 +119,8 @@ export function decodeConsumerGroup (buf: Uint8Array): ConsumerGroup {
       case 6: out.generationId = f.int32(); break
       case 7: {
         let memberId = ''
-        let member = decodeGroupMember(new Uint8Array())
-        const e = new FieldReader(f.message())
+        let member = decodeGroupMember(new FieldReader(new Uint8Array()))
+        const e = f.message()
         while (e.next()) {
           if (e.field === 1) memberId = e.string()
           else if (e.field === 2) member = decodeGroupMember(e.message())

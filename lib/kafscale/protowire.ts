@@ -27,19 +27,22 @@ export class FieldReader {
   field = 0
   wireType = 0
   private readonly buf: Uint8Array
-  private pos = 0
+  private pos: number
+  /** Where this message ends in buf: an embedded message is read in place, not from a view. */
+  private readonly limit: number
   private value: number | bigint = 0
   private start = 0
   private end = 0
 
-  constructor (buf: Uint8Array) {
+  constructor (buf: Uint8Array, from = 0, limit = buf.length) {
     // A Buffer's subarray builds a Buffer, which costs several times a plain view.
     this.buf = Buffer.isBuffer(buf) ? new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength) : buf
+    this.pos = from
+    this.limit = limit
   }
 
   next (): boolean {
-    const buf = this.buf
-    while (this.pos < buf.length) {
+    while (this.pos < this.limit) {
       const tag = this.varint()
       const field = typeof tag === 'number' ? Math.floor(tag / 8) : Number(tag >> 3n)
       const wireType = typeof tag === 'number' ? tag % 8 : Number(tag & 7n)
@@ -52,17 +55,17 @@ export class FieldReader {
           return true
         case WIRE_LEN: {
           const len = Number(this.varint())
-          if (this.pos + len > buf.length) throw new WireFormatError(`field ${field} runs past the end`)
+          if (this.pos + len > this.limit) throw new WireFormatError(`field ${field} runs past the end`)
           this.start = this.pos
           this.end = this.pos = this.pos + len
           return true
         }
         case WIRE_FIXED64:
-          if (this.pos + 8 > buf.length) throw new WireFormatError('truncated fixed64')
+          if (this.pos + 8 > this.limit) throw new WireFormatError('truncated fixed64')
           this.pos += 8
           break
         case WIRE_FIXED32:
-          if (this.pos + 4 > buf.length) throw new WireFormatError('truncated fixed32')
+          if (this.pos + 4 > this.limit) throw new WireFormatError('truncated fixed32')
           this.pos += 4
           break
         default:
@@ -86,18 +89,25 @@ export class FieldReader {
     return utf8.decode(this.buf.subarray(this.start, this.end))
   }
 
-  message (): Uint8Array {
+  /** The fields of an embedded message. */
+  message (): FieldReader {
     if (this.wireType !== WIRE_LEN) throw new WireFormatError(`field ${this.field}: expected an embedded message`)
-    return this.buf.subarray(this.start, this.end)
+    return new FieldReader(this.buf, this.start, this.end)
+  }
+
+  /** A bytes field as a Buffer sharing the message's memory. */
+  bytes (): Buffer {
+    if (this.wireType !== WIRE_LEN) throw new WireFormatError(`field ${this.field}: expected length-delimited bytes`)
+    return Buffer.from(this.buf.buffer, this.buf.byteOffset + this.start, this.end - this.start)
   }
 
   /** A repeated int32 field, packed (the proto3 default) or not. */
   int32List (): number[] {
     if (this.wireType === WIRE_VARINT) return [this.int32()]
-    const packed = new FieldReader(this.message())
+    const packed = this.message()
     const out: number[] = []
     // A packed list has always read varints of any length.
-    while (packed.pos < packed.buf.length) out.push(toInt32(packed.varint(`field ${this.field}: truncated packed varint`, Infinity)))
+    while (packed.pos < packed.limit) out.push(toInt32(packed.varint(`field ${this.field}: truncated packed varint`, Infinity)))
     return out
   }
 
@@ -112,10 +122,12 @@ export class FieldReader {
    */
   private varint (truncated = 'truncated varint', maxBytes = 10): number | bigint {
     const buf = this.buf
+    // Tags and short lengths: one byte.
+    if (this.pos < this.limit && buf[this.pos]! < 0x80) return buf[this.pos++]!
     let result = 0
     let scale = 1
     for (let i = 0; i < 7; i++) {
-      if (this.pos >= buf.length) throw new WireFormatError(truncated)
+      if (this.pos >= this.limit) throw new WireFormatError(truncated)
       const b = buf[this.pos++]!
       result += (b & 0x7f) * scale
       if ((b & 0x80) === 0) return result
@@ -124,7 +136,7 @@ export class FieldReader {
     let big = BigInt(result)
     let shift = 49n
     for (let i = 7; i < maxBytes; i++) {
-      if (this.pos >= buf.length) throw new WireFormatError(truncated)
+      if (this.pos >= this.limit) throw new WireFormatError(truncated)
       const b = buf[this.pos++]!
       big |= BigInt(b & 0x7f) << shift
       if ((b & 0x80) === 0) return big
