@@ -16,6 +16,26 @@ t.test('TopicConfig as AlterConfigs stores it decodes and re-encodes byte for by
   t.equal(Buffer.from(encodeTopicConfig(config)).toString('hex'), bytes.toString('hex'))
 })
 
+t.test('int64 and int32 values on both sides of the decoder\'s number fast path stay exact', async (t) => {
+  const base = { name: 't', partitions: 0, replicationFactor: 0, retentionMs: 0n, retentionBytes: 0n, segmentBytes: 0n, createdAt: '', config: {} }
+  for (const v of [2n ** 49n - 1n, 2n ** 49n, 2n ** 53n + 1n, 2n ** 56n + 3n, 2n ** 63n - 1n, -(2n ** 63n), -1n]) {
+    t.equal(decodeTopicConfig(encodeTopicConfig({ ...base, retentionMs: v })).retentionMs, v, String(v))
+  }
+  // int32 keeps the low 32 bits of a wider varint, as Go does: 2^32 + 5 reads as 5, 2^31 as -2^31.
+  const wide = (n: bigint): Buffer => Buffer.concat([hex('10'), Buffer.from(varint(n))])
+  t.equal(decodeTopicConfig(wide(2n ** 32n + 5n)).partitions, 5)
+  t.equal(decodeTopicConfig(wide(2n ** 31n)).partitions, -(2 ** 31))
+  t.equal(decodeTopicConfig(wide(2n ** 52n + 7n)).partitions, 7)
+  t.equal(decodeTopicConfig(encodeTopicConfig({ ...base, partitions: -3 })).partitions, -3)
+})
+
+function varint (n: bigint): number[] {
+  const out: number[] = []
+  for (; n >= 0x80n; n >>= 7n) out.push(Number(n & 0x7fn) | 0x80)
+  out.push(Number(n))
+  return out
+}
+
 t.test('TopicConfig with a config map entry', async (t) => {
   const bytes = hex('0a066f7264657273100342180a0e636c65616e75702e706f6c696379120664656c657465')
   const config = decodeTopicConfig(bytes)

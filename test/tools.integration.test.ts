@@ -139,7 +139,7 @@ t.test('REST mirror', async (t) => {
   })
 })
 
-t.test('group reads come from the group mirror: no range read; describe_configs is one transaction', async (t) => {
+t.test('group reads come from the group mirror: no range read; describe_configs and the log ends are one transaction each', async (t) => {
   const store = server.app.kafscaleStore!
   const kv = store.kv
   const deadline = Date.now() + 10_000
@@ -155,4 +155,8 @@ t.test('group reads come from the group mirror: no range read; describe_configs 
   const beforeConfigs = kv.requestCount
   await callRest(server.base, 'describe_configs', {})
   t.equal(kv.requestCount - beforeConfigs, 1, 'describe_configs: one transaction')
+  const beforeLogEnds = kv.requestCount
+  const { offsets } = await store.nextOffsets(['orders', 'payments', 'orders'])
+  t.equal(kv.requestCount - beforeLogEnds, 1, 'the log ends of consumer_lag\'s topics: one transaction of ranges')
+  t.same([...offsets].map(([topic, ends]) => [topic, [...ends]]), [['orders', [[0, 100n], [1, 200n], [2, 300n]]], ['payments', [[0, 100n], [1, 200n]]]])
 })

@@ -1,4 +1,4 @@
-import { asInt32, asInt32List, asInt64, asMessage, asString, readFields, WireWriter } from './protowire.ts'
+import { FieldReader, WireWriter } from './protowire.ts'
 
 // kafscale.metadata messages stored in etcd (contract §3.1), field numbers from metadata.proto.
 
@@ -40,17 +40,18 @@ export interface ConsumerGroup {
 
 export function decodeTopicConfig (buf: Uint8Array): TopicConfig {
   const out: TopicConfig = { name: '', partitions: 0, replicationFactor: 0, retentionMs: 0n, retentionBytes: 0n, segmentBytes: 0n, createdAt: '', config: {} }
-  for (const f of readFields(buf)) {
+  const f = new FieldReader(buf)
+  while (f.next()) {
     switch (f.field) {
-      case 1: out.name = asString(f); break
-      case 2: out.partitions = asInt32(f); break
-      case 3: out.replicationFactor = asInt32(f); break
-      case 4: out.retentionMs = asInt64(f); break
-      case 5: out.retentionBytes = asInt64(f); break
-      case 6: out.segmentBytes = asInt64(f); break
-      case 7: out.createdAt = asString(f); break
+      case 1: out.name = f.string(); break
+      case 2: out.partitions = f.int32(); break
+      case 3: out.replicationFactor = f.int32(); break
+      case 4: out.retentionMs = f.int64(); break
+      case 5: out.retentionBytes = f.int64(); break
+      case 6: out.segmentBytes = f.int64(); break
+      case 7: out.createdAt = f.string(); break
       case 8: {
-        const [key, value] = decodeStringMapEntry(asMessage(f))
+        const [key, value] = decodeStringMapEntry(f.message())
         out.config[key] = value
         break
       }
@@ -71,35 +72,35 @@ export function encodeTopicConfig (c: TopicConfig): Uint8Array {
   return w.finish()
 }
 
-function decodeStringMapEntry (buf: Uint8Array): [string, string] {
+function decodeStringMapEntry (f: FieldReader): [string, string] {
   let key = ''
   let value = ''
-  for (const f of readFields(buf)) {
-    if (f.field === 1) key = asString(f)
-    else if (f.field === 2) value = asString(f)
+  while (f.next()) {
+    if (f.field === 1) key = f.string()
+    else if (f.field === 2) value = f.string()
   }
   return [key, value]
 }
 
-function decodeAssignment (buf: Uint8Array): Assignment {
+function decodeAssignment (f: FieldReader): Assignment {
   const out: Assignment = { topic: '', partitions: [] }
-  for (const f of readFields(buf)) {
-    if (f.field === 1) out.topic = asString(f)
-    else if (f.field === 2) out.partitions.push(...asInt32List(f))
+  while (f.next()) {
+    if (f.field === 1) out.topic = f.string()
+    else if (f.field === 2) out.partitions.push(...f.int32List())
   }
   return out
 }
 
-function decodeGroupMember (buf: Uint8Array): GroupMember {
+function decodeGroupMember (f: FieldReader): GroupMember {
   const out: GroupMember = { clientId: '', clientHost: '', heartbeatAt: '', assignments: [], subscriptions: [], sessionTimeoutMs: 0 }
-  for (const f of readFields(buf)) {
+  while (f.next()) {
     switch (f.field) {
-      case 1: out.clientId = asString(f); break
-      case 2: out.clientHost = asString(f); break
-      case 3: out.heartbeatAt = asString(f); break
-      case 4: out.assignments.push(decodeAssignment(asMessage(f))); break
-      case 5: out.subscriptions.push(asString(f)); break
-      case 6: out.sessionTimeoutMs = asInt32(f); break
+      case 1: out.clientId = f.string(); break
+      case 2: out.clientHost = f.string(); break
+      case 3: out.heartbeatAt = f.string(); break
+      case 4: out.assignments.push(decodeAssignment(f.message())); break
+      case 5: out.subscriptions.push(f.string()); break
+      case 6: out.sessionTimeoutMs = f.int32(); break
     }
   }
   return out
@@ -107,25 +108,27 @@ function decodeGroupMember (buf: Uint8Array): GroupMember {
 
 export function decodeConsumerGroup (buf: Uint8Array): ConsumerGroup {
   const out: ConsumerGroup = { groupId: '', state: '', protocolType: '', protocol: '', leader: '', generationId: 0, members: {}, rebalanceTimeoutMs: 0 }
-  for (const f of readFields(buf)) {
+  const f = new FieldReader(buf)
+  while (f.next()) {
     switch (f.field) {
-      case 1: out.groupId = asString(f); break
-      case 2: out.state = asString(f); break
-      case 3: out.protocolType = asString(f); break
-      case 4: out.protocol = asString(f); break
-      case 5: out.leader = asString(f); break
-      case 6: out.generationId = asInt32(f); break
+      case 1: out.groupId = f.string(); break
+      case 2: out.state = f.string(); break
+      case 3: out.protocolType = f.string(); break
+      case 4: out.protocol = f.string(); break
+      case 5: out.leader = f.string(); break
+      case 6: out.generationId = f.int32(); break
       case 7: {
         let memberId = ''
-        let member = decodeGroupMember(new Uint8Array())
-        for (const e of readFields(asMessage(f))) {
-          if (e.field === 1) memberId = asString(e)
-          else if (e.field === 2) member = decodeGroupMember(asMessage(e))
+        let member = decodeGroupMember(new FieldReader(new Uint8Array()))
+        const e = f.message()
+        while (e.next()) {
+          if (e.field === 1) memberId = e.string()
+          else if (e.field === 2) member = decodeGroupMember(e.message())
         }
         out.members[memberId] = member
         break
       }
-      case 8: out.rebalanceTimeoutMs = asInt32(f); break
+      case 8: out.rebalanceTimeoutMs = f.int32(); break
     }
   }
   return out

@@ -8,102 +8,146 @@ export const WIRE_FIXED64 = 1
 export const WIRE_LEN = 2
 export const WIRE_FIXED32 = 5
 
-export interface WireField {
-  field: number
-  wireType: number
-  /** varint fields */
-  varint?: bigint
-  /** length-delimited fields */
-  bytes?: Uint8Array
-}
-
 export class WireFormatError extends Error {}
 
 const utf8 = new TextDecoder('utf-8', { fatal: false })
 const utf8Encoder = new TextEncoder()
 
-export function * readFields (buf: Uint8Array): Generator<WireField> {
-  let pos = 0
-  const readVarint = (): bigint => {
-    let result = 0n
-    let shift = 0n
-    for (let i = 0; i < 10; i++) {
-      if (pos >= buf.length) throw new WireFormatError('truncated varint')
-      const b = buf[pos++]!
-      result |= BigInt(b & 0x7f) << shift
+// Decoding runs per value on hot reads (a thousand configs, every group's metadata): a cursor
+// that allocates nothing per field, varints in number arithmetic while they fit. A generator
+// of field objects with a bigint per varint byte made decoding allocate more than the etcd
+// read that fetched the values, and the garbage collector paid for it on every call.
+
+/**
+ * The fields of one message, in order: `next()` moves to the next varint or length-delimited
+ * field (fixed-width fields, which KafScale's messages do not use, are skipped), and the
+ * accessors read the current one.
+ */
+export class FieldReader {
+  field = 0
+  wireType = 0
+  private readonly buf: Uint8Array
+  private pos: number
+  /** Where this message ends in buf: an embedded message is read in place, not from a view. */
+  private readonly limit: number
+  private value: number | bigint = 0
+  private start = 0
+  private end = 0
+
+  constructor (buf: Uint8Array, from = 0, limit = buf.length) {
+    // A Buffer's subarray builds a Buffer, which costs several times a plain view.
+    this.buf = Buffer.isBuffer(buf) ? new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength) : buf
+    this.pos = from
+    this.limit = limit
+  }
+
+  next (): boolean {
+    while (this.pos < this.limit) {
+      const tag = this.varint()
+      const field = typeof tag === 'number' ? Math.floor(tag / 8) : Number(tag >> 3n)
+      const wireType = typeof tag === 'number' ? tag % 8 : Number(tag & 7n)
+      if (field === 0) throw new WireFormatError('field number 0')
+      this.field = field
+      this.wireType = wireType
+      switch (wireType) {
+        case WIRE_VARINT:
+          this.value = this.varint()
+          return true
+        case WIRE_LEN: {
+          const len = Number(this.varint())
+          if (this.pos + len > this.limit) throw new WireFormatError(`field ${field} runs past the end`)
+          this.start = this.pos
+          this.end = this.pos = this.pos + len
+          return true
+        }
+        case WIRE_FIXED64:
+          if (this.pos + 8 > this.limit) throw new WireFormatError('truncated fixed64')
+          this.pos += 8
+          break
+        case WIRE_FIXED32:
+          if (this.pos + 4 > this.limit) throw new WireFormatError('truncated fixed32')
+          this.pos += 4
+          break
+        default:
+          throw new WireFormatError(`unsupported wire type ${wireType} for field ${field}`)
+      }
+    }
+    return false
+  }
+
+  int64 (): bigint {
+    const v = this.varintValue()
+    return typeof v === 'number' ? BigInt(v) : BigInt.asIntN(64, v)
+  }
+
+  int32 (): number {
+    return toInt32(this.varintValue())
+  }
+
+  string (): string {
+    if (this.wireType !== WIRE_LEN) throw new WireFormatError(`field ${this.field}: expected length-delimited bytes`)
+    return utf8.decode(this.buf.subarray(this.start, this.end))
+  }
+
+  /** The fields of an embedded message. */
+  message (): FieldReader {
+    if (this.wireType !== WIRE_LEN) throw new WireFormatError(`field ${this.field}: expected an embedded message`)
+    return new FieldReader(this.buf, this.start, this.end)
+  }
+
+  /** A bytes field as a Buffer sharing the message's memory. */
+  bytes (): Buffer {
+    if (this.wireType !== WIRE_LEN) throw new WireFormatError(`field ${this.field}: expected length-delimited bytes`)
+    return Buffer.from(this.buf.buffer, this.buf.byteOffset + this.start, this.end - this.start)
+  }
+
+  /** A repeated int32 field, packed (the proto3 default) or not. */
+  int32List (): number[] {
+    if (this.wireType === WIRE_VARINT) return [this.int32()]
+    const packed = this.message()
+    const out: number[] = []
+    // A packed list has always read varints of any length.
+    while (packed.pos < packed.limit) out.push(toInt32(packed.varint(`field ${this.field}: truncated packed varint`, Infinity)))
+    return out
+  }
+
+  private varintValue (): number | bigint {
+    if (this.wireType !== WIRE_VARINT) throw new WireFormatError(`field ${this.field}: expected a varint`)
+    return this.value
+  }
+
+  /**
+   * Seven bytes (49 bits) stay exact in a number: tags, lengths and the non-negative values
+   * KafScale writes. Negative int64s (ten bytes) and larger values go on in bigint.
+   */
+  private varint (truncated = 'truncated varint', maxBytes = 10): number | bigint {
+    const buf = this.buf
+    // Tags and short lengths: one byte.
+    if (this.pos < this.limit && buf[this.pos]! < 0x80) return buf[this.pos++]!
+    let result = 0
+    let scale = 1
+    for (let i = 0; i < 7; i++) {
+      if (this.pos >= this.limit) throw new WireFormatError(truncated)
+      const b = buf[this.pos++]!
+      result += (b & 0x7f) * scale
       if ((b & 0x80) === 0) return result
+      scale *= 128
+    }
+    let big = BigInt(result)
+    let shift = 49n
+    for (let i = 7; i < maxBytes; i++) {
+      if (this.pos >= this.limit) throw new WireFormatError(truncated)
+      const b = buf[this.pos++]!
+      big |= BigInt(b & 0x7f) << shift
+      if ((b & 0x80) === 0) return big
       shift += 7n
     }
     throw new WireFormatError('varint longer than 10 bytes')
   }
-  while (pos < buf.length) {
-    const tag = readVarint()
-    const field = Number(tag >> 3n)
-    const wireType = Number(tag & 7n)
-    if (field === 0) throw new WireFormatError('field number 0')
-    switch (wireType) {
-      case WIRE_VARINT:
-        yield { field, wireType, varint: readVarint() }
-        break
-      case WIRE_LEN: {
-        const len = Number(readVarint())
-        if (pos + len > buf.length) throw new WireFormatError(`field ${field} runs past the end`)
-        yield { field, wireType, bytes: buf.subarray(pos, pos + len) }
-        pos += len
-        break
-      }
-      case WIRE_FIXED64:
-        if (pos + 8 > buf.length) throw new WireFormatError('truncated fixed64')
-        pos += 8
-        break
-      case WIRE_FIXED32:
-        if (pos + 4 > buf.length) throw new WireFormatError('truncated fixed32')
-        pos += 4
-        break
-      default:
-        throw new WireFormatError(`unsupported wire type ${wireType} for field ${field}`)
-    }
-  }
 }
 
-export function asInt64 (f: WireField): bigint {
-  if (f.varint === undefined) throw new WireFormatError(`field ${f.field}: expected a varint`)
-  return BigInt.asIntN(64, f.varint)
-}
-
-export function asInt32 (f: WireField): number {
-  return Number(BigInt.asIntN(32, asInt64(f)))
-}
-
-export function asString (f: WireField): string {
-  if (f.bytes === undefined) throw new WireFormatError(`field ${f.field}: expected length-delimited bytes`)
-  return utf8.decode(f.bytes)
-}
-
-export function asMessage (f: WireField): Uint8Array {
-  if (f.bytes === undefined) throw new WireFormatError(`field ${f.field}: expected an embedded message`)
-  return f.bytes
-}
-
-/** A repeated int32 field, packed (the proto3 default) or not. */
-export function asInt32List (f: WireField): number[] {
-  if (f.varint !== undefined) return [asInt32(f)]
-  const out: number[] = []
-  let value = 0n
-  let shift = 0n
-  for (const b of asMessage(f)) {
-    value |= BigInt(b & 0x7f) << shift
-    if ((b & 0x80) !== 0) {
-      shift += 7n
-      continue
-    }
-    out.push(Number(BigInt.asIntN(32, value)))
-    value = 0n
-    shift = 0n
-  }
-  if (shift !== 0n) throw new WireFormatError(`field ${f.field}: truncated packed varint`)
-  return out
-}
+// int32 keeps the low 32 bits, as Go's protowire does; `| 0` does that exactly for numbers below 2^53.
+const toInt32 = (v: number | bigint): number => (typeof v === 'number' ? v | 0 : Number(BigInt.asIntN(32, v)))
 
 export class WireWriter {
   private chunks: number[] = []

@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs'
-import { Etcd3, EtcdWatchStreamEnded, GRPCDeadlineExceededError, type IEvent, type IOptions, type IWatchResponse, type Watcher } from 'etcd3'
+import { Etcd3, EtcdInvalidAuthTokenError, EtcdWatchStreamEnded, GRPCDeadlineExceededError, type ICallable, type IEvent, type IOptions, type IWatchResponse, type Watcher } from 'etcd3'
+import type { Client as GrpcClient, Metadata, ServiceError } from '@grpc/grpc-js'
 import { ExponentialBackoff, noop } from 'cockatiel'
 import { EtcdTimeoutError, EtcdTlsFileError, EtcdUnavailableError } from '../errors.ts'
+import { decodeRangeTxn, encodeRangeTxn, type RangeKv, type RangeRequest } from './etcd-txn.ts'
 import type { KvBackend, KvEvent, KvPair, KvPrefixWatchHandlers, KvWatchHandlers, RangeOptions } from './kv.ts'
 
 export interface EtcdTlsFiles {
@@ -86,15 +88,41 @@ export class EtcdBackend implements KvBackend {
   }
 
   async getMany (keys: readonly string[]): Promise<Array<Buffer | undefined>> {
-    if (keys.length === 0) return []
-    const batches: string[][] = []
-    for (let i = 0; i < keys.length; i += MAX_TXN_OPS) batches.push(keys.slice(i, i + MAX_TXN_OPS))
-    // Batches go out together on the one gRPC channel: one round trip of latency.
-    const results = await Promise.all(batches.map(async (batch) => await this.call(async () => {
-      const res = await this.client.kv.txn({ success: batch.map((key) => ({ request_range: { key: Buffer.from(key) } })) })
-      return res.responses.map((r) => r.response_range?.kvs[0]?.value)
-    })))
-    return results.flat().map((v) => (v === undefined ? undefined : Buffer.from(v)))
+    return (await this.ranges(keys.map((key) => ({ key: Buffer.from(key) })))).map((kvs) => kvs[0]?.value)
+  }
+
+  async rangeMany (prefixes: readonly string[]): Promise<KvPair[][]> {
+    const found = await this.ranges(prefixes.map((prefix) => ({ key: Buffer.from(prefix), rangeEnd: prefixEnd(prefix) })))
+    return found.map((kvs) => kvs.map((kv) => ({ key: kv.key.toString(), value: kv.value })))
+  }
+
+  /**
+   * Range requests in transactions of at most MAX_TXN_OPS, the transactions in flight together
+   * on the one gRPC channel: one round trip of latency. Many small ranges cost about a third
+   * of the CPU and the time of as many separate calls (40 ranges of 50 keys: 10 vs 28 ms).
+   */
+  private async ranges (requests: RangeRequest[]): Promise<RangeKv[][]> {
+    if (requests.length === 0) return []
+    const batches: RangeRequest[][] = []
+    for (let i = 0; i < requests.length; i += MAX_TXN_OPS) batches.push(requests.slice(i, i + MAX_TXN_OPS))
+    const results = await Promise.all(batches.map(async (batch) => await this.call(async () => await this.rangeTxn(batch))))
+    return results.flat()
+  }
+
+  /**
+   * One KV.Txn, coded by etcd-txn.ts, on etcd3's connection: its host choice, TLS and auth
+   * token. etcd3's own call is the fallback for an expired token, since it logs in again.
+   */
+  private async rangeTxn (batch: RangeRequest[]): Promise<RangeKv[][]> {
+    // The pool is etcd3's (a protected member of its client): the same one every other call uses.
+    const pool = (this.client as unknown as { pool: ICallable<unknown> }).pool
+    try {
+      return await pool.withConnection('KV', async ({ client, metadata }) => await unaryTxn(client, metadata, batch, Date.now() + this.timeoutMs))
+    } catch (err) {
+      if (!(err instanceof EtcdInvalidAuthTokenError)) throw err
+      const res = await this.client.kv.txn({ success: batch.map((r) => ({ request_range: { key: r.key, ...(r.rangeEnd !== undefined ? { range_end: r.rangeEnd } : {}) } })) })
+      return res.responses.map((r) => r.response_range?.kvs ?? [])
+    }
   }
 
   async range (prefix: string, options: RangeOptions = {}): Promise<KvPair[]> {
@@ -170,6 +198,17 @@ export class EtcdBackend implements KvBackend {
   async close (): Promise<void> {
     this.client.close()
   }
+}
+
+const TXN_METHOD = '/etcdserverpb.KV/Txn'
+
+async function unaryTxn (client: GrpcClient, metadata: Metadata, batch: RangeRequest[], deadline: number): Promise<RangeKv[][]> {
+  return await new Promise((resolve, reject) => {
+    client.makeUnaryRequest(TXN_METHOD, encodeRangeTxn, decodeRangeTxn, batch, metadata, { deadline }, (err: ServiceError | null, res?: RangeKv[][]) => {
+      if (err !== null) reject(err)
+      else resolve(res!)
+    })
+  })
 }
 
 function toKvEvent (event: IEvent): KvEvent {

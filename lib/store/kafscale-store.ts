@@ -7,6 +7,7 @@ import { decodeSnapshot, EMPTY_SNAPSHOT, type ClusterSnapshot, type SnapshotTopi
 import { GroupMirror, type GroupMirrorStatus } from './group-mirror.ts'
 import { GroupState, type GroupDescription, type GroupOffsets, type GroupSummary } from './group-state.ts'
 import { compareStrings, decodeOrReport, sortProblems, type KeyProblem } from './key-problems.ts'
+import { CollectAfterLargeDecodes } from './release-memory.ts'
 import type { KvBackend } from './kv.ts'
 
 export { compareStrings } from './key-problems.ts'
@@ -18,6 +19,10 @@ export type { GroupDescription, GroupOffsets, GroupSummary } from './group-state
 // that stalled without breaking, then fails the read as an etcd read would, instead of the
 // mirror answering from a stream that may have stopped.
 const MIRROR_LIVENESS_MS = 1000
+// A snapshot this large leaves tens of MB of garbage once decoded (see release-memory.ts); a
+// cluster of 10,000 partitions writes ~1.3 MB. A cluster rewriting its snapshot every second
+// (a rolling restart moving leaders) pays for at most one collection a minute.
+const SNAPSHOT_GARBAGE = { minBytes: 1 << 20, minIntervalMs: 60_000 }
 
 /** The cached snapshot with the indexes every tool call would otherwise rebuild. */
 export interface SnapshotView {
@@ -88,6 +93,7 @@ export class KafscaleStore {
   private liveness: Promise<void> | undefined
   private mirrorAnswers = 0
   private readonly snapshotFollowers = new Set<(view: SnapshotView) => void>()
+  private readonly snapshotGarbage = new CollectAfterLargeDecodes(SNAPSHOT_GARBAGE)
 
   /** The backend; every call's outcome sets the connection state. */
   readonly kv: KvBackend
@@ -192,6 +198,7 @@ export class KafscaleStore {
       loadedAt: new Date()
     }
     this.snapshotError = undefined
+    if (value !== undefined) this.snapshotGarbage.decoded(value.length)
     for (const follower of this.snapshotFollowers) follower(this.view)
   }
 
@@ -311,24 +318,25 @@ export class KafscaleStore {
 
   /**
    * Log-end offsets (`next_offset`, the next offset to assign) by topic and partition: one
-   * range per topic, all in flight together. A partition without the key has 0 (contract §1.1).
-   * The range of topic "a" also holds the keys of topics named "a/partitions/…": only keys that
-   * read as topic "a" count.
+   * range per topic, all in one transaction (batches of them for many topics). A partition
+   * without the key has 0 (contract §1.1). The range of topic "a" also holds the keys of topics
+   * named "a/partitions/…": only keys that read as topic "a" count.
    */
   async nextOffsets (topics: Iterable<string>): Promise<{ offsets: Map<string, Map<number, bigint>>, problems: KeyProblem[] }> {
     const names = [...new Set(topics)]
     const problems: KeyProblem[] = []
-    const ranges = await Promise.all(names.map(async (topic) => {
+    const ranges = await this.kv.rangeMany(names.map(topicPartitionsPrefix))
+    const byTopic = names.map((topic, i) => {
       const offsets = new Map<number, bigint>()
-      for (const { key, value } of await this.kv.range(topicPartitionsPrefix(topic))) {
+      for (const { key, value } of ranges[i]!) {
         const parsed = parseTopicKey(key)
         if (parsed?.kind !== 'next_offset' || parsed.topic !== topic) continue
         const end = decodeOrReport(key, () => decodeNextOffset(value.toString('utf8')), problems)
         if (end !== undefined) offsets.set(parsed.partition, end)
       }
       return [topic, offsets] as const
-    }))
-    return { offsets: new Map(ranges), problems: sortProblems(problems) }
+    })
+    return { offsets: new Map(byTopic), problems: sortProblems(problems) }
   }
 
   /**
@@ -413,6 +421,7 @@ function reportingOutcomes (kv: KvBackend, outcome: { succeeded: () => void, fai
     get: async (key) => await reported(async () => await kv.get(key)),
     getMany: async (keys) => await reported(async () => await kv.getMany(keys)),
     range: async (prefix, options) => await reported(async () => await kv.range(prefix, options)),
+    rangeMany: async (prefixes) => await reported(async () => await kv.rangeMany(prefixes)),
     ping: async () => { await reported(async () => { await kv.ping() }) },
     scanPrefix: async (prefix, onPage) => await reported(async () => await kv.scanPrefix(prefix, onPage)),
     watchKey: (key, handlers) => kv.watchKey(key, handlers),

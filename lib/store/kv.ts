@@ -48,6 +48,8 @@ export interface KvBackend {
   getMany: (keys: readonly string[]) => Promise<Array<Buffer | undefined>>
   /** Every key starting with prefix, in key order. */
   range: (prefix: string, options?: RangeOptions) => Promise<KvPair[]>
+  /** Several prefix ranges in one round trip (an etcd transaction of range requests): one list per prefix. */
+  rangeMany: (prefixes: readonly string[]) => Promise<KvPair[][]>
   watchKey: (key: string, handlers: KvWatchHandlers) => () => Promise<void>
   /**
    * Every key under prefix at one revision, in key order, handed over in pages (so a large

@@ -41,9 +41,18 @@ export class MemoryBackend implements KvBackend {
 
   async range (prefix: string, options: RangeOptions = {}): Promise<KvPair[]> {
     this.requestCount++
+    return this.inRange(prefix, options)
+  }
+
+  private inRange (prefix: string, options: RangeOptions = {}): KvPair[] {
     const keys = [...this.data.keys()].filter((k) => k.startsWith(prefix)).sort()
     const limited = options.limit !== undefined ? keys.slice(0, options.limit) : keys
     return limited.map((key) => ({ key, value: options.keysOnly === true ? Buffer.alloc(0) : this.data.get(key)! }))
+  }
+
+  async rangeMany (prefixes: readonly string[]): Promise<KvPair[][]> {
+    this.requestCount++
+    return prefixes.map((prefix) => this.inRange(prefix))
   }
 
   async scanPrefix (prefix: string, onPage: (pairs: KvPair[]) => boolean): Promise<bigint | undefined> {
