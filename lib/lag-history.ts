@@ -180,3 +180,6 @@ export class LagHistory {
     return undefined
   }
 }
+
+/** The history as a lag read judges by it. */
+export type LagHistoryReader = Pick<LagHistory, 'commits' | 'spanMs' | 'since' | 'commitWindow' | 'logEndObservations' | 'groupState' | 'full'>

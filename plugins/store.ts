@@ -11,6 +11,11 @@ export interface StorePluginOptions {
   backend?: KvBackend
   /** Keys under /kafscale/consumers/ the group mirror holds at most; 0: no mirror. */
   groupMirrorMaxKeys?: number
+  /** The lag history's window and sampling, and the clock it is stamped with (tests inject one). */
+  lagWindowCommits?: number
+  lagWindowSpanMs?: number
+  lagSampleIntervalMs?: number
+  clock?: () => number
 }
 
 declare module 'fastify' {
@@ -36,7 +41,8 @@ export default fp<StorePluginOptions>(async function store (app, options) {
     app.decorate('kafscaleStore', undefined)
     return
   }
-  const kafscaleStore = new KafscaleStore(backend, app.log.child({ component: 'store' }), { groupMirrorMaxKeys: options.groupMirrorMaxKeys })
+  const { groupMirrorMaxKeys, lagWindowCommits, lagWindowSpanMs, lagSampleIntervalMs, clock } = options
+  const kafscaleStore = new KafscaleStore(backend, app.log.child({ component: 'store' }), { groupMirrorMaxKeys, lagWindowCommits, lagWindowSpanMs, lagSampleIntervalMs, ...(clock !== undefined ? { clock } : {}) })
   app.decorate('kafscaleStore', kafscaleStore)
   kafscaleStore.start()
   app.addHook('onClose', async () => { await kafscaleStore.close() })
