@@ -1,5 +1,7 @@
 import { ConsumerLagInput, ConsumerLagOutput } from '../schemas/lag.ts'
-import { computeLag, type GroupLag } from '../lib/lag.ts'
+import { computeLag, judgeLag, type GroupJudgement, type GroupLag, type JudgedRow, type LagRow } from '../lib/lag.ts'
+import { rfc3339Nano } from '../lib/kafscale/offsets.ts'
+import type { Evidence, PartitionJudgement, StatusSummary } from '../lib/lag-status.ts'
 import { keyErrors, keyErrorsChars } from './key-errors.ts'
 import { defineTool, observedAt, pagedOutput, paginate, READ_ONLY, toolPlugin } from '../index.ts'
 
@@ -8,6 +10,11 @@ const description = 'Compute consumer lag: per partition the committed offset, t
   'committed are listed with lag null and a reason; negative lag (commit ahead of the log end) is shown as is. Pass ' +
   '`group_id` for one group (omit it for all groups) and `topics` or `prefix` to narrow. Use it to answer "who is behind, and by how much?". ' +
   'Offset records or log ends that cannot be read are listed in `errors`; the rest of the answer still comes. ' +
+  'Each partition, topic and group also has a `status` judged from the window of its recent commits, not from a threshold ' +
+  '(ok, falling_behind, stalled, stopped, rewind, not_committed, no_data), a `status_reason` in words, and for partitions the ' +
+  '`evidence` (the commits with their lag, the log ends read, false alarms held back as `guards`); consumption and production ' +
+  'rates in messages/s and `catch_up_seconds` (null with a reason when the consumer is not faster or the window is too short). ' +
+  'The history is this replica\'s memory (`lag_window`): after a restart it is empty and says no_data rather than guess. ' +
   'Long answers come in pages (truncated, next_cursor).'
 
 export default toolPlugin(defineTool({
@@ -23,9 +30,11 @@ export default toolPlugin(defineTool({
       ...(groupId !== undefined ? { groupId } : {}),
       keepTopic: (topic) => (wanted === undefined || wanted.has(topic)) && (prefix === undefined || topic.startsWith(prefix))
     })
-    const { shown, omitted } = boundedGroups(report.groups, ctx.maxResponseChars / 2)
+    const judged = judgeLag(report)
+    const groups = report.groups.map((g) => withGroupStatus(g, judged.groups.get(g.group_id)!))
+    const { shown, omitted } = boundedGroups(groups, ctx.maxResponseChars / 2)
     const errors = keyErrors(report.problems)
-    const page = paginate(report.rows, (r) => r.key, (r) => r.row, {
+    const page = paginate(report.rows, (r) => r.key, (r) => withPartitionStatus(r.row, judged.rows.get(r.row)!), {
       limit, cursor, maxChars: ctx.maxResponseChars, reservedChars: JSON.stringify(shown).length + 300 + keyErrorsChars(errors)
     })
     return pagedOutput({
@@ -33,6 +42,13 @@ export default toolPlugin(defineTool({
       groups: shown,
       ...(omitted > 0 ? { groups_omitted: omitted } : {}),
       partitions: page.items,
+      status_counts: judged.overall.status_counts,
+      lag_window: {
+        commits: report.observation.history.commits,
+        span_seconds: report.observation.history.spanMs / 1000,
+        history_since: rfc3339Nano(new Date(report.observation.history.since)),
+        commits_from: report.observation.commitsFrom
+      },
       ...errors,
       ...page.more,
       observed_at: observedAt()
@@ -40,10 +56,22 @@ export default toolPlugin(defineTool({
   }
 }))
 
+type JudgedGroup = Omit<GroupLag, 'topics'> & Omit<GroupJudgement, 'topics'> & { topics: Array<GroupLag['topics'][number] & StatusSummary> }
+
+function withGroupStatus (group: GroupLag, judged: GroupJudgement): JudgedGroup {
+  const { topics, ...status } = judged
+  return { ...group, topics: group.topics.map((t) => ({ ...t, ...topics.get(t.topic)! })), ...status }
+}
+
+function withPartitionStatus (row: LagRow, { judgement, evidence }: JudgedRow): LagRow & Omit<PartitionJudgement, 'guards'> & { evidence: Evidence } {
+  const { guards: _, ...fields } = judgement
+  return { ...row, ...fields, evidence: evidence() }
+}
+
 /** The groups that fit in `maxChars`, most lag first, and how many did not. */
-function boundedGroups (groups: GroupLag[], maxChars: number): { shown: GroupLag[], omitted: number } {
+function boundedGroups<G> (groups: G[], maxChars: number): { shown: G[], omitted: number } {
   let used = 0
-  const shown: GroupLag[] = []
+  const shown: G[] = []
   for (const g of groups) {
     used += JSON.stringify(g).length + 1
     if (shown.length > 0 && used > maxChars) break
