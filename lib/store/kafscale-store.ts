@@ -6,7 +6,7 @@ import { decodeNextOffset } from '../kafscale/offsets.ts'
 import { decodeSnapshot, EMPTY_SNAPSHOT, type ClusterSnapshot, type SnapshotTopic } from '../kafscale/snapshot.ts'
 import { DEFAULT_GROUP_MIRROR_IDLE_MS, DEFAULT_GROUP_MIRROR_MAX_KEYS, GroupMirror, type GroupMirrorStatus } from './group-mirror.ts'
 import { LagHistory, type LagHistoryReader } from '../lag-history.ts'
-import { feedCommits, feedConsumerKey, feedLogEnds } from './lag-feed.ts'
+import { feedCommits, feedConsumerKey, feedLogEnds, logEndsByTopic } from './lag-feed.ts'
 import { GroupState, type GroupDescription, type GroupOffsets, type GroupSummary } from './group-state.ts'
 import { compareStrings, decodeOrReport, sortProblems, type KeyProblem } from './key-problems.ts'
 import type { KvBackend } from './kv.ts'
@@ -395,11 +395,7 @@ export class KafscaleStore {
     if (this.lagSampling || Date.now() - this.lastLagRead > DEFAULT_GROUP_MIRROR_IDLE_MS) return
     this.lagSampling = true
     try {
-      const { logEnds } = await this.topicKeys()
-      for (const [key, offset] of logEnds) {
-        const cut = key.lastIndexOf('/')
-        this.lagHistory.observeLogEnd(key.slice(0, cut), Number(key.slice(cut + 1)), offset)
-      }
+      feedLogEnds(this.lagHistory, logEndsByTopic((await this.topicKeys()).logEnds))
       if (this.mirror.current() === undefined) {
         const [{ groups }, listed] = await Promise.all([this.allGroupOffsets(), this.listGroups()])
         feedCommits(this.lagHistory, groups)

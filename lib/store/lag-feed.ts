@@ -40,6 +40,19 @@ export function feedLogEnds (history: LagHistory, logEnds: ReadonlyMap<string, R
   }
 }
 
+/** Log ends keyed `${topic}/${partition}` (KafscaleStore.topicKeys) by topic and partition (KafscaleStore.nextOffsets). */
+export function logEndsByTopic (logEnds: ReadonlyMap<string, bigint>): Map<string, Map<number, bigint>> {
+  const out = new Map<string, Map<number, bigint>>()
+  for (const [key, offset] of logEnds) {
+    const cut = key.lastIndexOf('/')
+    const topic = key.slice(0, cut)
+    let ends = out.get(topic)
+    if (ends === undefined) out.set(topic, ends = new Map())
+    ends.set(Number(key.slice(cut + 1)), offset)
+  }
+  return out
+}
+
 function stateOf (value: Buffer): string | undefined {
   try {
     return decodeConsumerGroup(value).state
