@@ -191,9 +191,27 @@ t.test('every commit the watch delivers is in the window, not only the latest a 
   const store = server.app.kafscaleStore!
   for (const [s, offset] of [[790, 10], [795, 20], [800, 30]] as const) {
     await etcd.client.put(commitKey(BURST)).value(`{"offset":${offset},"metadata":"","committed_at":"${stamp(s)}"}`)
-    t.ok(await eventually(async () => (await store.groupOffsets(BURST)).group.offsets.get(`${BURST}/0`)?.record.offset === BigInt(offset), 20_000, 20), `commit ${offset} mirrored`)
+    const mirrored = async (): Promise<boolean> => (await store.allGroupOffsets()).groups.find((g) => g.groupId === BURST)?.offsets.get(`${BURST}/0`)?.record.offset === BigInt(offset)
+    t.ok(await eventually(mirrored, 20_000, 20), `commit ${offset} mirrored`)
   }
   const p = partition0(await lagOf(BURST))
   t.same(p.evidence.commits.map((c: any) => [c.offset, c.committed_at]), [[10, stamp(790)], [20, stamp(795)], [30, stamp(800)]])
   t.equal(p.consumption_rate, 2, '(30 − 10) / 10 s')
+})
+
+t.test('without the group mirror, samples feed the history: commits, log ends and group states', async (t) => {
+  const sampled = await startServer(['--etcd-endpoints', etcd.endpoint, '--group-mirror-max-keys', '0', '--lag-sample-interval', '50ms'], { clock: () => now })
+  t.teardown(sampled.close)
+  const store = sampled.app.kafscaleStore!
+  await store.checkReady()
+  setTime(900)
+  await lagOf('ok', sampled) // lag is being read: the sampler runs from now on
+  const history = (): ReturnType<typeof store.observeLag>['history'] => store.observeLag([], new Map()).history
+  await etcd.client.put(logEndKey('ok')).value(String(produced(900)))
+  t.ok(await eventually(async () => history().logEndObservations('ok', 0).at(-1)?.offset === produced(900), 20_000, 20), 'a sample read the log end')
+  await etcd.client.put(commitKey('ok')).value(`{"offset":7000,"metadata":"","committed_at":"${stamp(900)}"}`)
+  t.ok(await eventually(async () => history().commitWindow('ok', 'ok', 0)?.at(-1)?.offset === 7000, 20_000, 20), 'a sample saw the commit')
+  t.match(history().commitWindow('ok', 'ok', 0)!.at(-1), { at: now, logEnd: produced(900) }, 'with the log end a sample read before it')
+  t.equal(history().groupState('rebalancing'), 'preparing_rebalance', 'and the group states')
+  t.equal((await lagOf('ok', sampled)).lag_window.commits_from, 'reads and samples')
 })
