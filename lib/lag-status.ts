@@ -69,36 +69,80 @@ export interface Estimates {
 
 export interface PartitionJudgement extends Estimates {
   status: LagStatus
-  status_reason: string
+  readonly status_reason: string
   /** The false alarms held back, each in words. */
-  guards: string[]
+  readonly guards: string[]
+}
+
+// The words are built only when read: a group of thousands of partitions is judged whole on
+// every call, and only the page of partitions shown needs its reasons.
+interface Verdict {
+  status: LagStatus
+  reason: () => string
 }
 
 export function judgePartition (facts: PartitionFacts, settings: WindowSettings, now: number): PartitionJudgement {
-  const guards: string[] = []
-  const verdict = classify(facts, settings, now, guards)
+  const held: Array<() => string> = []
+  const verdict = classify(facts, settings, now, held)
   const stuck = verdict.status === 'stopped' || verdict.status === 'stalled'
-  return { ...verdict, guards, ...estimates(facts, stuck ? `the consumer is not advancing (${verdict.status})` : undefined) }
+  return new Judgement(verdict, held, estimates(facts, stuck ? `the consumer is not advancing (${verdict.status})` : undefined))
 }
 
-function classify (facts: PartitionFacts, settings: WindowSettings, now: number, guards: string[]): { status: LagStatus, status_reason: string } {
+class Judgement implements PartitionJudgement {
+  readonly status: LagStatus
+  readonly consumption_rate: number | null
+  readonly production_rate: number | null
+  readonly rate_reason?: string
+  readonly catch_up_seconds: number | null
+  readonly catch_up_reason?: string
+  private readonly reason: () => string
+  private readonly held: Array<() => string>
+  private words: { reason: string, guards: string[] } | undefined
+
+  constructor (verdict: Verdict, held: Array<() => string>, estimates: Estimates) {
+    this.status = verdict.status
+    this.reason = verdict.reason
+    this.held = held
+    this.consumption_rate = estimates.consumption_rate
+    this.production_rate = estimates.production_rate
+    if (estimates.rate_reason !== undefined) this.rate_reason = estimates.rate_reason
+    this.catch_up_seconds = estimates.catch_up_seconds
+    if (estimates.catch_up_reason !== undefined) this.catch_up_reason = estimates.catch_up_reason
+  }
+
+  get status_reason (): string {
+    return this.explained().reason
+  }
+
+  get guards (): string[] {
+    return this.explained().guards
+  }
+
+  private explained (): { reason: string, guards: string[] } {
+    this.words ??= { reason: this.reason(), guards: this.held.map((say) => say()) }
+    return this.words
+  }
+}
+
+function classify (facts: PartitionFacts, settings: WindowSettings, now: number, guards: Array<() => string>): Verdict {
   const { committedOffset, lag, commits } = facts
   if (committedOffset === null) {
-    return facts.lagReason !== undefined && facts.lagReason !== 'never committed'
-      ? { status: 'no_data', status_reason: facts.lagReason }
-      : { status: 'not_committed', status_reason: 'the group has never committed an offset on this partition' }
+    const unreadable = facts.lagReason
+    return unreadable !== undefined && unreadable !== 'never committed'
+      ? { status: 'no_data', reason: () => unreadable }
+      : { status: 'not_committed', reason: () => 'the group has never committed an offset on this partition' }
   }
-  if (lag === null) return { status: 'no_data', status_reason: facts.lagReason ?? 'the lag is unknown' }
+  if (lag === null) return { status: 'no_data', reason: () => facts.lagReason ?? 'the lag is unknown' }
   if (commits === undefined || commits.length === 0) {
     return {
       status: 'no_data',
-      status_reason: settings.full === true
+      reason: () => settings.full === true
         ? 'not tracked: the history holds its limit of partitions'
         : `no commit seen since this replica's history began at ${iso(settings.since)}`
     }
   }
   if (lag <= 0) {
-    return { status: 'ok', status_reason: lag === 0 ? 'caught up: lag 0' : `caught up: the committed offset is ${-lag} past the flushed log end (records consumed before their flush to S3)` }
+    return { status: 'ok', reason: () => lag === 0 ? 'caught up: lag 0' : `caught up: the committed offset is ${-lag} past the flushed log end (records consumed before their flush to S3)` }
   }
   const first = commits[0]!
   const last = commits.at(-1)!
@@ -111,37 +155,37 @@ function classify (facts: PartitionFacts, settings: WindowSettings, now: number,
   if (silent > threshold) {
     const pending = pendingSince(last.offset, commits, facts.logEnds) ?? now
     const waiting = now - pending
-    if (rebalancing) guards.push(`no commit for ${duration(silent)}, but the group is ${facts.groupState}: its consumers pause commits until it completes, so it is not judged stopped`)
-    else if (waiting <= threshold) guards.push(`no commit for ${duration(silent)}, but the log end was first seen past the committed offset ${last.offset} at ${iso(pending)}, ${duration(waiting)} ago: a first message after a quiet period, not judged stopped until it waits ${duration(threshold)}`)
+    if (rebalancing) guards.push(() => `no commit for ${duration(silent)}, but the group is ${facts.groupState}: its consumers pause commits until it completes, so it is not judged stopped`)
+    else if (waiting <= threshold) guards.push(() => `no commit for ${duration(silent)}, but the log end was first seen past the committed offset ${last.offset} at ${iso(pending)}, ${duration(waiting)} ago: a first message after a quiet period, not judged stopped until it waits ${duration(threshold)}`)
     else {
       const interval = one ? `longer than the window span (${duration(settings.spanMs)}) with only one commit known` : `longer than the ${duration(threshold)} the window's ${commits.length} commits span`
-      return { status: 'stopped', status_reason: `no commit for ${duration(silent)} (the last: offset ${last.offset} at ${iso(last.at)}), ${interval}, while ${lag} message(s) wait; the log end has been past that offset since ${iso(pending)} or earlier` }
+      return { status: 'stopped', reason: () => `no commit for ${duration(silent)} (the last: offset ${last.offset} at ${iso(last.at)}), ${interval}, while ${lag} message(s) wait; the log end has been past that offset since ${iso(pending)} or earlier` }
     }
   }
 
   for (let i = 1; i < commits.length; i++) {
     if (commits[i]!.offset < commits[i - 1]!.offset) {
-      return { status: 'rewind', status_reason: `the committed offset went back from ${commits[i - 1]!.offset} to ${commits[i]!.offset} at ${iso(commits[i]!.at)} (an offset reset or a consumer restarted from older offsets)` }
+      return { status: 'rewind', reason: () => `the committed offset went back from ${commits[i - 1]!.offset} to ${commits[i]!.offset} at ${iso(commits[i]!.at)} (an offset reset or a consumer restarted from older offsets)` }
     }
   }
-  if (one) return { status: 'no_data', status_reason: `not enough history: one commit seen (offset ${last.offset} at ${iso(last.at)}); judging its movement needs two` }
+  if (one) return { status: 'no_data', reason: () => `not enough history: one commit seen (offset ${last.offset} at ${iso(last.at)}); judging its movement needs two` }
 
   if (first.offset === last.offset) {
     const pending = pendingSince(last.offset, commits, facts.logEnds) ?? now
-    if (pending > first.at) guards.push(`the offset did not move over the window, but the log end passed it only at ${iso(pending)}, after the window's first commit: not judged stalled until messages wait through a whole window`)
-    else if (rebalancing) guards.push(`the offset did not move over the window, but the group is ${facts.groupState}: not judged stalled while it rebalances`)
-    else return { status: 'stalled', status_reason: `${commits.length} commits over ${duration(last.at - first.at)} all at offset ${last.offset} while messages waited (the log end past it since ${iso(pending)} or earlier; lag ${lag} now): the consumer commits but does not advance` }
+    if (pending > first.at) guards.push(() => `the offset did not move over the window, but the log end passed it only at ${iso(pending)}, after the window's first commit: not judged stalled until messages wait through a whole window`)
+    else if (rebalancing) guards.push(() => `the offset did not move over the window, but the group is ${facts.groupState}: not judged stalled while it rebalances`)
+    else return { status: 'stalled', reason: () => `${commits.length} commits over ${duration(last.at - first.at)} all at offset ${last.offset} while messages waited (the log end past it since ${iso(pending)} or earlier; lag ${lag} now): the consumer commits but does not advance` }
   }
 
   const lags = commits.filter((c) => c.logEnd !== null).map((c) => c.logEnd! - c.offset)
   const growing = lags.length >= MIN_TREND_COMMITS && lags[0]! > 0 && lags.every((l, i) => i === 0 || l >= lags[i - 1]!) && lags.at(-1)! > lags[0]!
   if (growing && last.offset > first.offset) {
-    return { status: 'falling_behind', status_reason: `the lag grew at every commit, from ${lags[0]} to ${lags.at(-1)} over ${commits.length} commits in ${duration(last.at - first.at)}, while the consumer advanced ${last.offset - first.offset} messages: the topic is produced faster than it is consumed` }
+    return { status: 'falling_behind', reason: () => `the lag grew at every commit, from ${lags[0]} to ${lags.at(-1)} over ${commits.length} commits in ${duration(last.at - first.at)}, while the consumer advanced ${last.offset - first.offset} messages: the topic is produced faster than it is consumed` }
   }
   const caughtUp = lags.some((l) => l <= 0)
   return {
     status: 'ok',
-    status_reason: caughtUp
+    reason: () => caughtUp
       ? `lag ${lag} now, but it was zero within the window: the consumer keeps up`
       : last.offset > first.offset
         ? `consuming: advanced ${last.offset - first.offset} messages over ${duration(last.at - first.at)}; lag ${lag} and not growing at every commit`
@@ -205,8 +249,8 @@ export interface StatusSummary {
   status_counts: Partial<Record<LagStatus, number>>
 }
 
-/** The worst status of the partitions, with how many have each. */
-export function summarizeStatuses (partitions: ReadonlyArray<{ label: string, judgement: PartitionJudgement }>): StatusSummary {
+/** The worst status of the partitions, with how many have each; `label` names a partition in the reason. */
+export function summarizeStatuses<P extends { judgement: PartitionJudgement }> (partitions: readonly P[], label: (partition: P) => string): StatusSummary {
   const counts: Partial<Record<LagStatus, number>> = {}
   let worst: LagStatus = 'ok'
   for (const { judgement: { status } } of partitions) {
@@ -214,12 +258,13 @@ export function summarizeStatuses (partitions: ReadonlyArray<{ label: string, ju
     if (RANK.get(status)! > RANK.get(worst)!) worst = status
   }
   if (partitions.length === 0) return { status: 'no_data', status_reason: 'no partitions', status_counts: counts }
-  const named = partitions.filter((p) => p.judgement.status === worst).map((p) => p.label)
+  const worstOnes = partitions.filter((p) => p.judgement.status === worst)
+  const named = worstOnes.slice(0, 6).map(label)
   const others = LAG_STATUSES.filter((s) => s !== worst && counts[s] !== undefined).map((s) => `${counts[s]} ${s}`)
-  const list = named.length <= 5 ? named.join(', ') : `${named.slice(0, 5).join(', ')} and ${named.length - 5} more`
+  const list = worstOnes.length <= 5 ? named.join(', ') : `${named.slice(0, 5).join(', ')} and ${worstOnes.length - 5} more`
   return {
     status: worst,
-    status_reason: `${named.length} of ${partitions.length} partition(s) ${worst} (${list})${others.length > 0 ? `; ${others.join(', ')}` : ''}`,
+    status_reason: `${worstOnes.length} of ${partitions.length} partition(s) ${worst} (${list})${others.length > 0 ? `; ${others.join(', ')}` : ''}`,
     status_counts: counts
   }
 }
@@ -228,7 +273,7 @@ export function summarizeStatuses (partitions: ReadonlyArray<{ label: string, ju
  * A group's rates are its partitions' summed; it has caught up when its slowest partition has,
  * so its time to catch up is the longest, and unknown when any lagging partition's is.
  */
-export function groupEstimates (partitions: ReadonlyArray<{ label: string, lag: number | null, judgement: PartitionJudgement }>): Estimates {
+export function groupEstimates<P extends { lag: number | null, judgement: PartitionJudgement }> (partitions: readonly P[], label: (partition: P) => string): Estimates {
   const sum = (pick: (j: PartitionJudgement) => number | null): { total: number | null, known: number } => {
     const known = partitions.map((p) => pick(p.judgement)).filter((r) => r !== null)
     return { total: known.length === 0 ? null : round(known.reduce((a, b) => a + b, 0)), known: known.length }
@@ -243,7 +288,7 @@ export function groupEstimates (partitions: ReadonlyArray<{ label: string, lag: 
   const unknown = lagging.filter((p) => p.judgement.catch_up_seconds === null)
   if (unknown.length > 0) {
     out.catch_up_seconds = null
-    out.catch_up_reason = `${unknown.length} lagging partition(s) without an estimate, e.g. ${unknown[0]!.label}: ${unknown[0]!.judgement.catch_up_reason}`
+    out.catch_up_reason = `${unknown.length} lagging partition(s) without an estimate, e.g. ${label(unknown[0]!)}: ${unknown[0]!.judgement.catch_up_reason}`
   } else if (lagging.length > 0) out.catch_up_seconds = Math.max(...lagging.map((p) => p.judgement.catch_up_seconds!))
   return out
 }

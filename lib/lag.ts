@@ -149,7 +149,8 @@ export function judgeLag (report: LagReport): LagJudgement {
   const { now, history } = report.observation
   const settings = { commits: history.commits, spanMs: history.spanMs, since: history.since, full: history.full() }
   const rows = new Map<LagRow, JudgedRow>()
-  const byGroup = new Map<string, Map<string, Array<{ label: string, lag: number | null, judgement: PartitionJudgement }>>>()
+  const byGroup = new Map<string, Map<string, Array<{ row: LagRow, lag: number | null, judgement: PartitionJudgement }>>>()
+  const labelOf = ({ row }: { row: LagRow }): string => `${row.topic}/${row.partition}`
   for (const { row } of report.rows) {
     const facts: PartitionFacts = {
       committedOffset: row.committed_offset,
@@ -165,13 +166,13 @@ export function judgeLag (report: LagReport): LagJudgement {
     if (topics === undefined) byGroup.set(row.group_id, topics = new Map())
     let parts = topics.get(row.topic)
     if (parts === undefined) topics.set(row.topic, parts = [])
-    parts.push({ label: `${row.topic}/${row.partition}`, lag: row.lag, judgement })
+    parts.push({ row, lag: row.lag, judgement })
   }
   const groups = new Map<string, GroupJudgement>()
   for (const [groupId, topics] of byGroup) {
     const all = [...topics.values()].flat()
-    groups.set(groupId, { ...summarizeStatuses(all), ...groupEstimates(all), topics: new Map([...topics].map(([topic, parts]) => [topic, summarizeStatuses(parts)])) })
+    groups.set(groupId, { ...summarizeStatuses(all, labelOf), ...groupEstimates(all, labelOf), topics: new Map([...topics].map(([topic, parts]) => [topic, summarizeStatuses(parts, labelOf)])) })
   }
-  const everyRow = [...rows].map(([row, { judgement }]) => ({ label: `${row.group_id}: ${row.topic}/${row.partition}`, judgement }))
-  return { rows, groups, overall: summarizeStatuses(everyRow) }
+  const everyRow = [...rows].map(([row, { judgement }]) => ({ row, judgement }))
+  return { rows, groups, overall: summarizeStatuses(everyRow, ({ row }) => `${row.group_id}: ${row.topic}/${row.partition}`) }
 }

@@ -64,8 +64,18 @@ function withGroupStatus (group: GroupLag, judged: GroupJudgement): JudgedGroup 
 }
 
 function withPartitionStatus (row: LagRow, { judgement, evidence }: JudgedRow): LagRow & Omit<PartitionJudgement, 'guards'> & { evidence: Evidence } {
-  const { guards: _, ...fields } = judgement
-  return { ...row, ...fields, evidence: evidence() }
+  const { status, status_reason: reason, consumption_rate: consumption, production_rate: production, rate_reason: rateReason, catch_up_seconds: catchUp, catch_up_reason: catchUpReason } = judgement
+  return {
+    ...row,
+    status,
+    status_reason: reason,
+    consumption_rate: consumption,
+    production_rate: production,
+    ...(rateReason !== undefined ? { rate_reason: rateReason } : {}),
+    catch_up_seconds: catchUp,
+    ...(catchUpReason !== undefined ? { catch_up_reason: catchUpReason } : {}),
+    evidence: evidence()
+  }
 }
 
 /** The groups that fit in `maxChars`, most lag first, and how many did not. */

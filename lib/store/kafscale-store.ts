@@ -382,8 +382,10 @@ export class KafscaleStore {
   observeLag (groups: readonly GroupOffsets[], logEnds: ReadonlyMap<string, ReadonlyMap<number, bigint>>): LagObservation {
     this.lastLagRead = Date.now()
     feedLogEnds(this.lagHistory, logEnds)
-    feedCommits(this.lagHistory, groups)
-    return { now: this.lagHistory.clock(), history: this.lagHistory, commitsFrom: this.mirror.current() !== undefined ? 'etcd watch' : 'reads and samples' }
+    // The mirror's watch delivered these commits already, and the read came from its state.
+    const watched = this.mirror.current() !== undefined
+    if (!watched) feedCommits(this.lagHistory, groups)
+    return { now: this.lagHistory.clock(), history: this.lagHistory, commitsFrom: watched ? 'etcd watch' : 'reads and samples' }
   }
 
   /**
