@@ -44,10 +44,10 @@ function scenario (options: { commits?: number, spanMs?: number } = {}): Scenari
   }
 }
 
-/** Commits every 10 s at these offsets, the log end read just before each: 500 + 8/s. */
-function steady (s: Scenario, offsets: number[]): void {
+/** Commits every 10 s at these offsets, the log end read just before each: by default 500 + 8/s. */
+function steady (s: Scenario, offsets: number[], logEnd = (second: number): number => 500 + 8 * second): void {
   offsets.forEach((offset, i) => {
-    s.logEnd(i * 10, 500 + 8 * i * 10)
+    s.logEnd(i * 10, logEnd(i * 10))
     s.commit(i * 10, offset)
   })
 }
@@ -138,10 +138,7 @@ t.test('not_committed and no_data', async (t) => {
 t.test('false alarm: a first message after a quiet period is neither stopped nor stalled', async (t) => {
   const s = scenario()
   // Caught up at 100 and committing every 10 s; then nothing to consume for ten minutes.
-  for (let i = 0; i < 5; i++) {
-    s.logEnd(i * 10, 100)
-    s.commit(i * 10, 100)
-  }
+  steady(s, [100, 100, 100, 100, 100], () => 100)
   const j = s.judge(600, { committed: 100, logEnd: 101 })
   t.equal(j.status, 'ok')
   t.equal(j.guards.length, 2)
@@ -168,10 +165,7 @@ t.test('false alarm: a rebalancing group is neither stopped nor stalled', async 
 
 t.test('false alarm: a topic whose log end has not moved leaves a silent consumer ok', async (t) => {
   const s = scenario()
-  for (let i = 0; i < 5; i++) {
-    s.logEnd(i * 10, 100)
-    s.commit(i * 10, 100)
-  }
+  steady(s, [100, 100, 100, 100, 100], () => 100)
   const j = s.judge(3600, { committed: 100, logEnd: 100 })
   t.match(j, { status: 'ok', status_reason: 'caught up: lag 0', guards: [], production_rate: 0 })
 })
