@@ -119,7 +119,13 @@ class Judgement implements PartitionJudgement {
   }
 
   private explained (): { reason: string, guards: string[] } {
-    this.words ??= { reason: this.reason(), guards: this.held.map((say) => say()) }
+    if (this.words === undefined) {
+      const guards = this.held.map((say) => say())
+      // A held-back alarm is said in the reason too: evidence (where guards are listed) is not
+      // shown on every partition. Not for no_data, which judges nothing anyway.
+      const said = guards.length > 0 && this.status !== 'no_data'
+      this.words = { reason: said ? `${this.reason()}; held back: ${guards.join('; ')}` : this.reason(), guards }
+    }
     return this.words
   }
 }
@@ -189,7 +195,7 @@ function classify (facts: PartitionFacts, settings: WindowSettings, now: number,
       ? `lag ${lag} now, but it was zero within the window: the consumer keeps up`
       : last.offset > first.offset
         ? `consuming: advanced ${last.offset - first.offset} messages over ${duration(last.at - first.at)}; lag ${lag} and not growing at every commit`
-        : `lag ${lag}; ${guards.length > 0 ? 'see guards' : 'no rule applies'}`
+        : `lag ${lag}, offsets not moving, no rule applies`
   }
 }
 
@@ -211,14 +217,14 @@ function estimates (facts: PartitionFacts, notAdvancing: string | undefined): Es
   const reasons = [consumption.reason, production.reason].filter((r) => r !== undefined)
   const out: Estimates = { consumption_rate: consumption.rate, production_rate: production.rate, catch_up_seconds: null }
   if (reasons.length > 0) out.rate_reason = reasons.join('; ')
-  const catchUp = catchUpOf(facts.lag, consumption.rate, production.rate, notAdvancing ?? out.rate_reason)
+  const catchUp = catchUpOf(facts.lag, consumption.rate, production.rate, notAdvancing ?? (reasons.length > 0 ? 'a rate is unknown (see rate_reason)' : undefined))
   out.catch_up_seconds = catchUp.seconds
   if (catchUp.reason !== undefined) out.catch_up_reason = catchUp.reason
   return out
 }
 
 function consumptionRate (commits: CommitEntry[]): { rate: number | null, reason?: string } {
-  if (commits.length < 2) return { rate: null, reason: `consumption: ${commits.length === 0 ? 'no commit' : 'one commit'} in the window, a rate needs two` }
+  if (commits.length < 2) return { rate: null, reason: `consumption: ${commits.length === 0 ? 'no commit' : 'one commit'} in the window (a rate needs two)` }
   if (commits.some((c, i) => i > 0 && c.offset < commits[i - 1]!.offset)) return { rate: null, reason: 'consumption: the window holds a rewind' }
   const first = commits[0]!
   const last = commits.at(-1)!
@@ -232,7 +238,7 @@ function productionRate (logEnds: LogEndObservation[]): { rate: number | null, r
   const newest = logEnds.at(-1)!
   if (newest.offset < oldest.offset) return { rate: null, reason: 'production: the log end went back (the topic was re-created?)' }
   const rate = perSecond(newest.offset - oldest.offset, newest.lastSeen - oldest.firstSeen)
-  return rate === null ? { rate, reason: 'production: the log end was read at one time only, a rate needs two' } : { rate }
+  return rate === null ? { rate, reason: 'production: the log end was read once (a rate needs two reads)' } : { rate }
 }
 
 function catchUpOf (lag: number | null, consumption: number | null, production: number | null, unknown: string | undefined): { seconds: number | null, reason?: string } {

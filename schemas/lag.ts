@@ -5,6 +5,9 @@ import { LagPageInput, PageOutput } from './paging.ts'
 export const ConsumerLagInput = Type.Object({
   group_id: Type.Optional(GroupId),
   topics: TopicNameList('Only these topics'),
+  evidence: Type.Optional(Type.Union([Type.Literal('alarms'), Type.Literal('all'), Type.Literal('none')], {
+    description: 'which partitions carry `evidence`: alarms (default: the first 20 stopped, stalled, falling_behind or rewind partitions of the answer), all, or none'
+  })),
   ...LagPageInput
 }, { additionalProperties: false })
 export type ConsumerLagInput = Static<typeof ConsumerLagInput>
@@ -56,9 +59,9 @@ export const ConsumerLagOutput = Type.Object({
     lag: Type.Union([Type.Integer(), Type.Null()], { description: 'log_end_offset - committed_offset, not clamped; null when never committed' }),
     reason: Type.Optional(Type.String({ description: 'why lag is null, negative or uncertain' })),
     status: LagStatus,
-    status_reason: Type.String({ description: 'why this status, in words, with the times and offsets it rests on' }),
+    status_reason: Type.String({ description: 'why this status, in words, with the times and offsets it rests on, and any alarm held back ("held back: …")' }),
     ...Estimates,
-    evidence: Type.Object({
+    evidence: Type.Optional(Type.Object({
       commits: Type.Array(Type.Object({
         offset: Type.Number(),
         committed_at: Type.String(),
@@ -68,8 +71,9 @@ export const ConsumerLagOutput = Type.Object({
       log_ends: Type.Array(Type.Object({ offset: Type.Number(), first_seen: Type.String(), last_seen: Type.String() }), { description: 'distinct log ends this replica read, oldest first, each with when it was first and last read' }),
       group_state: Type.Optional(Type.String({ description: 'the group\'s state as last seen' })),
       guards: Type.Optional(Type.Array(Type.String(), { description: 'alarms held back as known false alarms (quiet period, rebalance), each in words' }))
-    })
+    }, { description: 'what the status rests on; by default only where it is an alarm (input `evidence`)' }))
   }), { description: 'most lag first; never-committed partitions last' }),
+  evidence_omitted: Type.Optional(Type.Integer({ description: 'alarmed partitions of this page shown without evidence (past the first 20); ask with `evidence: "all"` or narrow with `topics`' })),
   status_counts: Type.Record(Type.String(), Type.Integer(), { description: 'partitions per status, over every partition of the answer (all pages)' }),
   lag_window: Type.Object({
     commits: Type.Integer({ description: 'commits kept per partition (--lag-window-commits)' }),

@@ -54,6 +54,7 @@ const SCRIPTS: Script[] = [
 ]
 const FRESH = 'fresh'
 const BURST = 'burst'
+const CROWD = 'crowd'
 
 let etcd: EtcdProcess
 let server: RunningServer
@@ -76,8 +77,8 @@ async function commitStep (i: number): Promise<void> {
   if (!arrived) throw new Error(`the commits of step ${i} never reached the mirror`)
 }
 
-async function lagOf (name: string, on: RunningServer = server): Promise<any> {
-  const { status, body } = await callRest(on.base, 'consumer_lag', { group_id: name })
+async function lagOf (name: string, on: RunningServer = server, evidence: 'all' | 'alarms' = 'all'): Promise<any> {
+  const { status, body } = await callRest(on.base, 'consumer_lag', { group_id: name, evidence })
   if (status !== 200) throw new Error(`consumer_lag ${name}: ${status} ${JSON.stringify(body)}`)
   return body
 }
@@ -92,7 +93,7 @@ async function readAt (s: number): Promise<void> {
 
 t.before(async () => {
   etcd = await startEtcd()
-  await etcd.client.put(SNAPSHOT_KEY).value(encoded(snapshotWith([...SCRIPTS.map((sc) => [sc.name, 1] as [string, number]), [FRESH, 2], [BURST, 1]])))
+  await etcd.client.put(SNAPSHOT_KEY).value(encoded(snapshotWith([...SCRIPTS.map((sc) => [sc.name, 1] as [string, number]), [FRESH, 2], [BURST, 1], [CROWD, 22]])))
   await putMany(etcd.client, [
     ...SCRIPTS.map((sc) => [`/kafscale/consumers/${sc.name}/metadata`, group(sc.name, sc.state)] as [string, Uint8Array]),
     // Committed an hour before this replica started; partition 1 never.
@@ -214,4 +215,31 @@ t.test('without the group mirror, samples feed the history: commits, log ends an
   t.match(history().commitWindow('ok', 'ok', 0)!.at(-1), { at: now, logEnd: produced(900) }, 'with the log end a sample read before it')
   t.equal(history().groupState('rebalancing'), 'preparing_rebalance', 'and the group states')
   t.equal((await lagOf('ok', sampled)).lag_window.commits_from, 'reads and samples')
+})
+
+t.test('evidence by default only where there is an alarm', async (t) => {
+  const shown = async (name: string): Promise<boolean> => partition0(await lagOf(name, server, 'alarms')).evidence !== undefined
+  t.same(await Promise.all(['stalled', 'rebalancing', BURST].map(shown)), [true, false, false], 'stopped carries it; ok does not, even with an alarm held back')
+  t.match(partition0(await lagOf('rebalancing', server, 'alarms')).status_reason, /; held back: no commit for .*, but the group is preparing_rebalance/, 'which its reason says')
+  t.equal((await callRest(server.base, 'consumer_lag', { group_id: 'ok', evidence: 'none' })).body.partitions[0].evidence, undefined)
+})
+
+t.test('a whole group stalled: evidence for the first 20 of an answer, the rest counted', async (t) => {
+  const partitions = Array.from({ length: 22 }, (_, p) => p)
+  const mirrored = async (s: number): Promise<boolean> => (await server.app.kafscaleStore!.allGroupOffsets()).groups.find((g) => g.groupId === CROWD)?.offsets.size === 22 &&
+    [...(await server.app.kafscaleStore!.groupOffsets(CROWD)).group.offsets.values()].every((o) => o.record.committedAt === stamp(s))
+  setTime(1000)
+  await putMany(etcd.client, partitions.map((p) => [logEndKey(CROWD, p), '50']))
+  await callRest(server.base, 'cluster_health', {})
+  for (const s of [1000, 1010]) {
+    setTime(s)
+    await putMany(etcd.client, partitions.map((p) => [commitKey(CROWD, p), `{"offset":10,"metadata":"","committed_at":"${stamp(s)}"}`]))
+    t.ok(await eventually(async () => await mirrored(s), 20_000, 20), `the commits at ${s} s mirrored`)
+  }
+  setTime(1015)
+  const body = await lagOf(CROWD, server, 'alarms')
+  t.same(body.groups[0].status_counts, { stalled: 22 })
+  t.equal(body.partitions.filter((p: any) => p.evidence !== undefined).length, 20)
+  t.equal(body.evidence_omitted, 2)
+  t.equal((await lagOf(CROWD, server, 'all')).partitions.filter((p: any) => p.evidence !== undefined).length, 22)
 })

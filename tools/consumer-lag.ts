@@ -1,7 +1,7 @@
 import { ConsumerLagInput, ConsumerLagOutput } from '../schemas/lag.ts'
 import { computeLag, judgeLag, type GroupJudgement, type GroupLag, type JudgedRow, type LagRow } from '../lib/lag.ts'
 import { rfc3339Nano } from '../lib/kafscale/offsets.ts'
-import type { Evidence, PartitionJudgement, StatusSummary } from '../lib/lag-status.ts'
+import type { Evidence, LagStatus, PartitionJudgement, StatusSummary } from '../lib/lag-status.ts'
 import { keyErrors, keyErrorsChars } from './key-errors.ts'
 import { defineTool, observedAt, pagedOutput, paginate, READ_ONLY, toolPlugin } from '../index.ts'
 
@@ -12,7 +12,7 @@ const description = 'Compute consumer lag: per partition the committed offset, t
   'Offset records or log ends that cannot be read are listed in `errors`; the rest of the answer still comes. ' +
   'Each partition, topic and group also has a `status` judged from the window of its recent commits, not from a threshold ' +
   '(ok, falling_behind, stalled, stopped, rewind, not_committed, no_data), a `status_reason` in words, and for partitions the ' +
-  '`evidence` (the commits with their lag, the log ends read, false alarms held back as `guards`); consumption and production ' +
+  '`evidence` (the commits with their lag, the log ends read, false alarms held back as `guards`; by default on the first 20 alarms of an answer, `evidence: "all"` for every partition); consumption and production ' +
   'rates in messages/s and `catch_up_seconds` (null with a reason when the consumer is not faster or the window is too short). ' +
   'The history is this replica\'s memory (`lag_window`): after a restart it is empty and says no_data rather than guess. ' +
   'Long answers come in pages (truncated, next_cursor).'
@@ -24,7 +24,7 @@ export default toolPlugin(defineTool({
   input: ConsumerLagInput,
   output: ConsumerLagOutput,
   annotations: READ_ONLY,
-  async handler ({ group_id: groupId, topics, prefix, limit, cursor }, ctx) {
+  async handler ({ group_id: groupId, topics, prefix, limit, cursor, evidence = 'alarms' }, ctx) {
     const wanted = topics === undefined || topics === null || topics.length === 0 ? undefined : new Set(topics)
     const report = await computeLag(ctx.require('store'), {
       ...(groupId !== undefined ? { groupId } : {}),
@@ -34,7 +34,13 @@ export default toolPlugin(defineTool({
     const groups = report.groups.map((g) => withGroupStatus(g, judged.groups.get(g.group_id)!))
     const { shown, omitted } = boundedGroups(groups, ctx.maxResponseChars / 2)
     const errors = keyErrors(report.problems)
-    const page = paginate(report.rows, (r) => r.key, (r) => withPartitionStatus(r.row, judged.rows.get(r.row)!), {
+    let evidenceLeft = evidence === 'alarms' ? EVIDENCE_PER_ANSWER : Infinity
+    const render = (row: LagRow): ReturnType<typeof withPartitionStatus> => {
+      const j = judged.rows.get(row)!
+      const show = evidence === 'all' || (evidence === 'alarms' && ALARMS.has(j.judgement.status) && evidenceLeft-- > 0)
+      return withPartitionStatus(row, j, show)
+    }
+    const page = paginate(report.rows, (r) => r.key, (r) => render(r.row), {
       limit, cursor, maxChars: ctx.maxResponseChars, reservedChars: JSON.stringify(shown).length + 300 + keyErrorsChars(errors)
     })
     return pagedOutput({
@@ -42,6 +48,7 @@ export default toolPlugin(defineTool({
       groups: shown,
       ...(omitted > 0 ? { groups_omitted: omitted } : {}),
       partitions: page.items,
+      ...evidenceOmitted(page.items, evidence),
       status_counts: judged.overall.status_counts,
       lag_window: {
         commits: report.observation.history.commits,
@@ -63,7 +70,19 @@ function withGroupStatus (group: GroupLag, judged: GroupJudgement): JudgedGroup 
   return { ...group, topics: group.topics.map((t) => ({ ...t, ...topics.get(t.topic)! })), ...status }
 }
 
-function withPartitionStatus (row: LagRow, { judgement, evidence }: JudgedRow): LagRow & Omit<PartitionJudgement, 'guards'> & { evidence: Evidence } {
+// Evidence is most of a partition's answer (about a kilobyte): by default it comes where an
+// agent has something to check, an alarm (an alarm held back is said in status_reason), and for
+// the first alarms of an answer only: a whole group stopped needs a few examples, not thousands.
+const ALARMS = new Set<LagStatus>(['stopped', 'stalled', 'falling_behind', 'rewind'])
+const EVIDENCE_PER_ANSWER = 20
+
+function evidenceOmitted (items: ReadonlyArray<{ status: LagStatus, evidence?: Evidence }>, mode: 'alarms' | 'all' | 'none'): { evidence_omitted?: number } {
+  if (mode !== 'alarms') return {}
+  const omitted = items.filter((p) => ALARMS.has(p.status) && p.evidence === undefined).length
+  return omitted > 0 ? { evidence_omitted: omitted } : {}
+}
+
+function withPartitionStatus (row: LagRow, { judgement, evidence }: JudgedRow, show: boolean): LagRow & Omit<PartitionJudgement, 'guards'> & { evidence?: Evidence } {
   const { status, status_reason: reason, consumption_rate: consumption, production_rate: production, rate_reason: rateReason, catch_up_seconds: catchUp, catch_up_reason: catchUpReason } = judgement
   return {
     ...row,
@@ -74,7 +93,7 @@ function withPartitionStatus (row: LagRow, { judgement, evidence }: JudgedRow): 
     ...(rateReason !== undefined ? { rate_reason: rateReason } : {}),
     catch_up_seconds: catchUp,
     ...(catchUpReason !== undefined ? { catch_up_reason: catchUpReason } : {}),
-    evidence: evidence()
+    ...(show ? { evidence: evidence() } : {})
   }
 }
 
