@@ -41,6 +41,8 @@ export interface BuildOptions {
   /** Logger options over the defaults; credential redaction always applies. */
   logger?: Exclude<FastifyServerOptions['logger'], boolean>
   version?: string
+  /** The time the lag history is stamped and judged with (tests inject one). */
+  clock?: () => number
 }
 
 /** The one Fastify instance: services, the tool registry over them, then the gated scope: tools (built-in and extra) and transports. */
@@ -60,6 +62,10 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
 
   await app.register(storePlugin, {
     groupMirrorMaxKeys: config.groupMirrorMaxKeys,
+    lagWindowCommits: config.lagWindowCommits,
+    lagWindowSpanMs: config.lagWindowSpanMs,
+    lagSampleIntervalMs: config.lagSampleIntervalMs,
+    ...(options.clock !== undefined ? { clock: options.clock } : {}),
     ...(options.backend !== undefined
       ? { backend: options.backend }
       : config.etcdEndpoints.length > 0

@@ -34,6 +34,10 @@ export interface Config {
   etcdTls?: EtcdTlsFiles
   /** Keys under /kafscale/consumers/ the group mirror holds at most; 0: no mirror. */
   groupMirrorMaxKeys: number
+  /** The lag history's window and sampling (lib/lag-history.ts). */
+  lagWindowCommits: number
+  lagWindowSpanMs: number
+  lagSampleIntervalMs: number
   brokerMetricsUrl?: string
   brokerMetricsUrls: Record<number, string>
   operatorMetricsUrl?: string
@@ -252,6 +256,9 @@ export function loadConfig (argv: string[], env: NodeJS.ProcessEnv): Config {
     etcdTimeoutMs: s['etcd-timeout'],
     ...(etcdTls !== undefined ? { etcdTls } : {}),
     groupMirrorMaxKeys: s['group-mirror-max-keys'],
+    lagWindowCommits: s['lag-window-commits'],
+    lagWindowSpanMs: s['lag-window-span'],
+    lagSampleIntervalMs: s['lag-sample-interval'],
     brokerMetricsUrl: s['broker-metrics-url'],
     brokerMetricsUrls: Object.fromEntries(s['broker-metrics-urls'].map(parseBrokerUrlEntry).filter((entry) => entry !== undefined)),
     operatorMetricsUrl: s['operator-metrics-url'],

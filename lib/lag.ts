@@ -1,5 +1,6 @@
 import { groupOffsetKey, nextOffsetKey } from './kafscale/keys.ts'
-import { compareStrings, type GroupOffsets, type MetadataReader, type KeyProblem } from './store/kafscale-store.ts'
+import { compareStrings, type GroupOffsets, type LagObservation, type MetadataReader, type KeyProblem } from './store/kafscale-store.ts'
+import { evidenceOf, groupEstimates, judgePartition, summarizeStatuses, type Estimates, type Evidence, type PartitionFacts, type PartitionJudgement, type StatusSummary } from './lag-status.ts'
 
 // Consumer lag as the broker's lag sampler defines it (contract §3.4), but not clamped and
 // with partitions the group never committed kept apart.
@@ -34,6 +35,8 @@ export interface LagReport {
   groups: GroupLag[]
   /** Offset records and log ends that could not be read: their partitions are left out or marked. */
   problems: KeyProblem[]
+  /** The lag history this read was recorded into, to judge the rows by (judgeLag). */
+  observation: LagObservation
 }
 
 const INT64_MAX = (1n << 63n) - 1n
@@ -46,6 +49,7 @@ export async function computeLag (store: MetadataReader, options: { groupId?: st
   const groupTopics = committed.groups.map((g) => ({ group: g, topics: [...new Set([...g.offsets.values()].map((o) => o.topic))].filter(keep) }))
   const { offsets: logEnds, problems: logEndProblems } = await store.nextOffsets(groupTopics.flatMap((g) => g.topics))
   const unreadable = new Set([...committed.problems, ...logEndProblems].map((p) => p.key))
+  const observation = store.observeLag(committed.groups, logEnds)
 
   const rows: LagReport['rows'] = []
   for (const { group, topics } of groupTopics) {
@@ -87,7 +91,7 @@ export async function computeLag (store: MetadataReader, options: { groupId?: st
   }
   rows.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
   const problems = [...committed.problems, ...logEndProblems].sort((a, b) => compareStrings(a.key, b.key))
-  return { rows, ...summarize(rows.map((r) => r.row)), problems }
+  return { rows, ...summarize(rows.map((r) => r.row)), problems, observation }
 }
 
 async function oneGroup (store: MetadataReader, groupId: string): Promise<{ groups: GroupOffsets[], problems: KeyProblem[] }> {
@@ -124,4 +128,51 @@ function summarize (rows: LagRow[]): { overall: LagTotals, groups: GroupLag[] } 
     overall,
     groups: [...groups].map(([id, g]) => ({ group_id: id, ...g.totals, topics: [...g.topics].map(([topic, t]) => ({ topic, ...t })).sort(byLag) })).sort(byLag)
   }
+}
+
+export interface JudgedRow {
+  judgement: PartitionJudgement
+  /** The window and log ends the judgement read, rendered on demand: only a page's rows show them. */
+  evidence: () => Evidence
+}
+
+export type GroupJudgement = StatusSummary & Estimates & { topics: Map<string, StatusSummary> }
+
+export interface LagJudgement {
+  rows: Map<LagRow, JudgedRow>
+  groups: Map<string, GroupJudgement>
+  overall: StatusSummary
+}
+
+/** Every row of a lag report judged by the history it was recorded into (lib/lag-status.ts). */
+export function judgeLag (report: LagReport): LagJudgement {
+  const { now, history } = report.observation
+  const settings = { commits: history.commits, spanMs: history.spanMs, since: history.since, full: history.full() }
+  const rows = new Map<LagRow, JudgedRow>()
+  const byGroup = new Map<string, Map<string, Array<{ row: LagRow, lag: number | null, judgement: PartitionJudgement }>>>()
+  const labelOf = ({ row }: { row: LagRow }): string => `${row.topic}/${row.partition}`
+  for (const { row } of report.rows) {
+    const facts: PartitionFacts = {
+      committedOffset: row.committed_offset,
+      lag: row.lag,
+      ...(row.reason !== undefined && row.lag === null ? { lagReason: row.reason } : {}),
+      commits: history.commitWindow(row.group_id, row.topic, row.partition),
+      logEnds: history.logEndObservations(row.topic, row.partition),
+      groupState: history.groupState(row.group_id)
+    }
+    const judgement = judgePartition(facts, settings, now)
+    rows.set(row, { judgement, evidence: () => evidenceOf(facts, judgement) })
+    let topics = byGroup.get(row.group_id)
+    if (topics === undefined) byGroup.set(row.group_id, topics = new Map())
+    let parts = topics.get(row.topic)
+    if (parts === undefined) topics.set(row.topic, parts = [])
+    parts.push({ row, lag: row.lag, judgement })
+  }
+  const groups = new Map<string, GroupJudgement>()
+  for (const [groupId, topics] of byGroup) {
+    const all = [...topics.values()].flat()
+    groups.set(groupId, { ...summarizeStatuses(all, labelOf), ...groupEstimates(all, labelOf), topics: new Map([...topics].map(([topic, parts]) => [topic, summarizeStatuses(parts, labelOf)])) })
+  }
+  const everyRow = [...rows].map(([row, { judgement }]) => ({ row, judgement }))
+  return { rows, groups, overall: summarizeStatuses(everyRow, ({ row }) => `${row.group_id}: ${row.topic}/${row.partition}`) }
 }

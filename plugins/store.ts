@@ -12,6 +12,11 @@ export interface StorePluginOptions {
   backend?: KvBackend
   /** Keys under /kafscale/consumers/ the group mirror holds at most; 0: no mirror. */
   groupMirrorMaxKeys?: number
+  /** The lag history's window and sampling, and the clock it is stamped with (tests inject one). */
+  lagWindowCommits?: number
+  lagWindowSpanMs?: number
+  lagSampleIntervalMs?: number
+  clock?: () => number
 }
 
 declare module 'fastify' {
@@ -40,7 +45,8 @@ export default fp<StorePluginOptions>(async function store (app, options) {
     app.decorate('changeFeed', undefined)
     return
   }
-  const kafscaleStore = new KafscaleStore(backend, app.log.child({ component: 'store' }), { groupMirrorMaxKeys: options.groupMirrorMaxKeys })
+  const { groupMirrorMaxKeys, lagWindowCommits, lagWindowSpanMs, lagSampleIntervalMs, clock } = options
+  const kafscaleStore = new KafscaleStore(backend, app.log.child({ component: 'store' }), { groupMirrorMaxKeys, lagWindowCommits, lagWindowSpanMs, lagSampleIntervalMs, ...(clock !== undefined ? { clock } : {}) })
   const changeFeed = new ChangeFeed(kafscaleStore, { onError: (err) => { app.log.warn({ err: err.message }, 'change feed') } })
   app.decorate('kafscaleStore', kafscaleStore)
   app.decorate('changeFeed', changeFeed)

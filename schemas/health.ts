@@ -2,7 +2,7 @@ import { Type, type Static } from 'typebox'
 import { ObservedAt } from './common.ts'
 
 export const ClusterHealthInput = Type.Object({
-  lag_threshold: Type.Optional(Type.Integer({ minimum: 0, description: 'Report groups whose largest partition lag exceeds this many records (default 10000)' }))
+  lag_threshold: Type.Optional(Type.Integer({ minimum: 0, description: 'Also report groups whose largest partition lag exceeds this many records. Without it lag is judged by behaviour only (stopped, stalled, falling behind, rewind), as consumer_lag\'s status' }))
 }, { additionalProperties: false })
 export type ClusterHealthInput = Static<typeof ClusterHealthInput>
 

@@ -1,7 +1,9 @@
 import { ClusterHealthInput, ClusterHealthOutput } from '../schemas/health.ts'
-import { computeLag } from '../lib/lag.ts'
+import { computeLag, judgeLag, type LagReport } from '../lib/lag.ts'
+import type { LagStatus } from '../lib/lag-status.ts'
 import type { ClusterMetrics } from '../lib/metrics/cluster-metrics.ts'
 import { SNAPSHOT_KEY } from '../lib/kafscale/keys.ts'
+import { logEndsByTopic } from '../lib/store/lag-feed.ts'
 import { isEtcdUnreachable, type KeyProblem, type SnapshotView, type StoreHealth } from '../lib/store/kafscale-store.ts'
 import { defineTool, observedAt, READ_ONLY, toolPlugin, type ToolContext } from '../index.ts'
 
@@ -9,7 +11,7 @@ const description = 'Diagnose the cluster: a plain-language diagnosis and struct
   'etcd reachability and the metadata snapshot (partition leaders that are not brokers, duplicate topic ids), each ' +
   'broker\'s S3 health and metrics reachability, partitions holding records or committed offsets without a live lease holder ' +
   '(idle partitions need none: KafScale takes leases on first use), groups with members but no live coordinator lease, groups ' +
-  'with committed offsets but no members, consumer lag over a threshold, etcd keys whose values cannot be read, and the ' +
+  'with committed offsets but no members, consumers judged stopped, stalled, falling behind or rewound from their recent commits (consumer_lag\'s status; lag over a threshold only when `lag_threshold` is given), etcd keys whose values cannot be read, and the ' +
   'operator\'s etcd backup staleness when its metrics are configured. Use it first when asked whether the cluster is healthy.'
 
 type Finding = ClusterHealthOutput['findings'][number]
@@ -27,7 +29,7 @@ export default toolPlugin(defineTool({
   input: ClusterHealthInput,
   output: ClusterHealthOutput,
   annotations: { ...READ_ONLY, openWorldHint: true },
-  async handler ({ lag_threshold: lagThreshold = 10_000 }, ctx) {
+  async handler ({ lag_threshold: lagThreshold }, ctx) {
     const store = ctx.require('store')
     // etcd down since the start leaves no snapshot to check: that is the diagnosis.
     if (store.loadedView() === undefined) await store.reload()
@@ -63,6 +65,8 @@ export default toolPlugin(defineTool({
       checked.push('broker-metrics')
       findings.push(finding('warning', 'BROKER_METRICS_UNREACHABLE', `no broker metrics could be read: ${(metrics.reason as Error).message}`, ['brokers']))
     }
+    // Every log end was just read: the lag history keeps them, for the next judgement.
+    if (topicKeys.status === 'fulfilled') store.observeLag([], logEndsByTopic(topicKeys.value.logEnds))
     if (leases.status === 'fulfilled' && topicKeys.status === 'fulfilled') {
       checked.push('partition-leases')
       const committed = lag.status === 'fulfilled' ? committedPartitions(lag.value.rows.map((r) => r.row)) : new Map<string, string[]>()
@@ -80,8 +84,7 @@ export default toolPlugin(defineTool({
     } else findings.push(...unavailable('consumer-groups', groups))
     if (lag.status === 'fulfilled') {
       checked.push('consumer-lag')
-      const behind = lag.value.groups.filter((g) => g.max_lag > lagThreshold)
-      if (behind.length > 0) findings.push(finding('warning', 'CONSUMER_LAG_HIGH', `${behind.length} group(s) lag more than ${lagThreshold} records on a partition`, behind.map((g) => `${g.group_id} (max lag ${g.max_lag})`)))
+      findings.push(...lagFindings(lag.value, lagThreshold))
     } else findings.push(...unavailable('consumer-lag', lag))
     if (groups.status === 'fulfilled' && lag.status === 'fulfilled' && topicKeys.status === 'fulfilled') {
       checked.push('stored-values')
@@ -188,6 +191,30 @@ function partitionLeaseFindings ({ snapshot }: SnapshotView, leases: Map<string,
   if (unowned.length > 0) out.push(finding('warning', 'PARTITIONS_WITHOUT_LEASE', `${unowned.length} partition(s) holding records or committed offsets have no live lease holder: no broker owns them now (the owner stopped or restarted; the next produce takes the lease)`, unowned))
   const stranger = [...leases].filter(([, holder]) => !brokerIds.has(holder)).map(([partition, holder]) => `${partition} (held by ${holder})`)
   if (stranger.length > 0) out.push(finding('warning', 'LEASE_HOLDER_UNKNOWN', `${stranger.length} partition lease(s) are held by a broker id the metadata does not list`, stranger))
+  return out
+}
+
+// Statuses worth a finding, and what each means for an operator; rewinds are often deliberate (an offset reset).
+const LAG_FINDINGS: Array<[LagStatus, Finding['severity'], string, string]> = [
+  ['stopped', 'warning', 'CONSUMER_STOPPED', 'have not committed for longer than their recent commits span while messages wait: the consumer stopped'],
+  ['stalled', 'warning', 'CONSUMER_STALLED', 'keep committing one offset while messages wait: the consumer is stuck'],
+  ['falling_behind', 'warning', 'CONSUMER_FALLING_BEHIND', 'lag more at every commit while consuming: the topic is produced faster than it is consumed'],
+  ['rewind', 'info', 'CONSUMER_REWIND', 'had a committed offset go back (an offset reset or a restart from older offsets): messages are read again']
+]
+
+/** Consumers judged by their behaviour (lib/lag-status.ts); a lag threshold only when the caller asks for one. */
+function lagFindings (report: LagReport, lagThreshold: number | undefined): Finding[] {
+  const out: Finding[] = []
+  const judged = judgeLag(report)
+  for (const [status, severity, code, meaning] of LAG_FINDINGS) {
+    const partitions = [...judged.rows].filter(([, j]) => j.judgement.status === status).map(([row]) => `${row.group_id}: ${row.topic}/${row.partition}`)
+    const groups = new Set([...judged.groups].filter(([, g]) => g.status_counts[status] !== undefined).map(([id]) => id))
+    if (partitions.length > 0) out.push(finding(severity, code, `${partitions.length} partition(s) of ${groups.size} group(s) ${meaning}; consumer_lag shows the evidence`, partitions))
+  }
+  if (lagThreshold !== undefined) {
+    const behind = report.groups.filter((g) => g.max_lag > lagThreshold)
+    if (behind.length > 0) out.push(finding('warning', 'CONSUMER_LAG_HIGH', `${behind.length} group(s) lag more than ${lagThreshold} records on a partition`, behind.map((g) => `${g.group_id} (max lag ${g.max_lag})`)))
+  }
   return out
 }
 

@@ -259,10 +259,14 @@ function registerPrompts (server: McpServer, visible: Set<string>, completers: C
             type: 'text' as const,
             text: `Diagnose the consumer lag of group "${group}" on this KafScale cluster.\n` +
               `1. Call consumer_lag with group_id "${group}": note the total and maximum lag, the partitions most behind, partitions never committed, and negative lag.\n` +
+              '   Then read its judgement, partition by partition: the group\'s `status` and `status_counts`; for each partition not ok, its `status_reason` and `evidence` ' +
+              '(the window of commits: did the offset move, did the lag grow at each commit, when was the last commit; the log ends read: has the log end moved past the committed offset, and since when; ' +
+              '`guards`: alarms held back, e.g. a first message after a quiet period or a rebalance). Compare `consumption_rate` with `production_rate` and read `catch_up_seconds` or its reason. ' +
+              'A `no_data` status means this replica has not seen enough commits yet (`lag_window.history_since`): call again later rather than guess.\n' +
               `2. Call describe_group with group_id "${group}": are there members, is the group stable or rebalancing, which member owns the lagging partitions, when did each last heartbeat?\n` +
               '3. Call cluster_metrics: is S3 healthy, how do produce and fetch throughput compare, is one broker overloaded?\n' +
               '4. Call cluster_health for ownership problems (partitions without a lease holder, groups without a coordinator).\n' +
-              'Then answer: is the group behind, since when and how badly; the most likely cause (no members, rebalancing, a slow member, S3 trouble, a produce spike); and the next action an operator should take.'
+              'Then answer: is the group behind, since when and how badly (its status and the evidence behind it); when it will catch up, if it will; the most likely cause (stopped: no members or a crashed member; stalled: a member stuck on a message; falling behind: a slow member or a produce spike; rewind: an offset reset; rebalancing; S3 trouble); and the next action an operator should take.'
           }
         }]
       }

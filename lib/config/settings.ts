@@ -1,6 +1,7 @@
 import { Type, type Static, type TSchema } from 'typebox'
 import { asymmetricAlgorithm, hostPort, hostPortUrl, httpUrl, port, positive, readableFile, type Check } from './checks.ts'
 import { DEFAULT_GROUP_MIRROR_MAX_KEYS } from '../store/group-mirror.ts'
+import { DEFAULT_LAG_WINDOW_COMMITS, DEFAULT_LAG_WINDOW_SPAN_MS } from '../lag-history.ts'
 
 // Every setting of the service, once: its flag (the property name), environment variable (the
 // reference's names keep their meaning), type, default and help. --help, the parsing of flags and
@@ -96,6 +97,9 @@ export const SETTINGS = Type.Object({
   'etcd-cert-file': text({ env: 'KAFSCALE_MCP_ETCD_CERT_FILE', description: 'PEM client certificate for etcd\'s --client-cert-auth (with --etcd-key-file)', check: 'readableFile' }),
   'etcd-key-file': text({ env: 'KAFSCALE_MCP_ETCD_KEY_FILE', description: 'PEM private key of the client certificate', check: 'readableFile' }),
   'group-mirror-max-keys': count({ env: 'KAFSCALE_MCP_GROUP_MIRROR_MAX_KEYS', description: 'answer group reads from memory kept current by an etcd watch while /kafscale/consumers/ holds at most this many keys (about 400 bytes each); 0 = always read etcd', default: DEFAULT_GROUP_MIRROR_MAX_KEYS }),
+  'lag-window-commits': count({ env: 'KAFSCALE_MCP_LAG_WINDOW_COMMITS', description: 'commits kept per group and partition to judge consumer lag by (consumer_lag status, rates)', default: DEFAULT_LAG_WINDOW_COMMITS, minimum: 2 }),
+  'lag-window-span': duration({ env: 'KAFSCALE_MCP_LAG_WINDOW_SPAN', description: 'the oldest commit kept is at most this much older than the newest', default: DEFAULT_LAG_WINDOW_SPAN_MS, check: 'positive' }),
+  'lag-sample-interval': duration({ env: 'KAFSCALE_MCP_LAG_SAMPLE_INTERVAL', description: 'while consumer lag is read (the last 5 min), read every log end (and, without the group mirror, every commit) this often; 0 = only when read', default: 30_000 }),
   'etcd-allow-insecure-password': flag({ env: 'KAFSCALE_MCP_ETCD_ALLOW_INSECURE_PASSWORD', description: 'send the etcd password over plain http:// to a non-loopback host (dangerous)' }),
   'broker-metrics-url': text({ env: 'KAFSCALE_MCP_BROKER_METRICS_URL', description: 'a broker\'s Prometheus URL, e.g. http://kafscale-broker:9093/metrics', check: 'httpUrl' }),
   'broker-metrics-urls': list({ env: 'KAFSCALE_MCP_BROKER_METRICS_URLS', description: 'explicit per-broker URLs, NODEID=URL comma-separated (default: derived from each broker\'s host)' }, 'brokerUrlEntry'),

@@ -38,6 +38,8 @@ export interface GroupMirrorHooks {
   /** A lost watch is info only: the etcd outage behind it is already warned of by the store. */
   info: (obj: object, msg: string) => void
   warn: (obj: object, msg: string) => void
+  /** Every key the scan read and every change the watch applied (value undefined: deleted), in order. */
+  observe?: (key: string, value: Buffer | undefined) => void
 }
 
 /**
@@ -145,7 +147,10 @@ export class GroupMirror {
     let revision: bigint | undefined
     try {
       revision = await this.kv.scanPrefix(CONSUMERS_PREFIX, (pairs) => {
-        for (const { key, value } of pairs) state.put(key, value)
+        for (const { key, value } of pairs) {
+          state.put(key, value)
+          this.hooks.observe?.(key, value)
+        }
         return state.keyCount <= this.maxKeys
       })
     } catch (err) {
@@ -187,6 +192,7 @@ export class GroupMirror {
       if (event.kind === 'put') state.put(event.key, event.value)
       else state.delete(event.key)
       if (this.followers.size > 0) groupsOf(event.key, touched)
+      this.hooks.observe?.(event.key, event.kind === 'put' ? event.value : undefined)
     }
     if (state.keyCount > this.maxKeys) {
       this.turnOff()

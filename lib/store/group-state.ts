@@ -236,13 +236,13 @@ export class GroupState {
   }
 }
 
-type Place =
+export type Place =
   | { kind: 'metadata', groupId: string }
   | { kind: 'offset', groupId: string, topic: string, partition: number }
   | { kind: 'irregular' }
 
 /** Where a key goes; undefined for a key no answer reads. */
-function placeOf (key: string): Place | undefined {
+export function placeOf (key: string): Place | undefined {
   const parsed = parseConsumerKey(key, NO_TOPICS)
   if (parsed === undefined || parsed.kind === 'metadata') return parsed
   if (parsed.kind === 'offset' && key.endsWith(`/${parsed.partition}`)) return parsed

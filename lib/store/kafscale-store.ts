@@ -4,7 +4,9 @@ import { assertGroupId } from '../kafscale/names.ts'
 import { decodeTopicConfig, type TopicConfig } from '../kafscale/messages.ts'
 import { decodeNextOffset } from '../kafscale/offsets.ts'
 import { decodeSnapshot, EMPTY_SNAPSHOT, type ClusterSnapshot, type SnapshotTopic } from '../kafscale/snapshot.ts'
-import { GroupMirror, type GroupMirrorStatus } from './group-mirror.ts'
+import { DEFAULT_GROUP_MIRROR_IDLE_MS, DEFAULT_GROUP_MIRROR_MAX_KEYS, GroupMirror, type GroupMirrorStatus } from './group-mirror.ts'
+import { LagHistory, type LagHistoryReader } from '../lag-history.ts'
+import { feedCommits, feedConsumerKey, feedLogEnds, logEndsByTopic } from './lag-feed.ts'
 import { GroupState, type GroupDescription, type GroupOffsets, type GroupSummary } from './group-state.ts'
 import { compareStrings, decodeOrReport, sortProblems, type KeyProblem } from './key-problems.ts'
 import { CollectAfterLargeDecodes } from './release-memory.ts'
@@ -70,8 +72,28 @@ export interface StoredTopicConfig {
  * What a tool may do with the metadata: read it, or ask etcd again (probe, reload). No raw
  * key-value access and no close: a tool cannot write to etcd or end the service's connection.
  */
-export const METADATA_READS = ['snapshotView', 'loadedView', 'health', 'probe', 'reload', 'listGroups', 'describeGroup', 'groupOffsets', 'allGroupOffsets', 'nextOffsets', 'topicKeys', 'topicConfigs', 'leases'] as const
+export const METADATA_READS = ['snapshotView', 'loadedView', 'health', 'probe', 'reload', 'listGroups', 'describeGroup', 'groupOffsets', 'allGroupOffsets', 'nextOffsets', 'topicKeys', 'topicConfigs', 'leases', 'observeLag'] as const
 export type MetadataReader = Pick<KafscaleStore, typeof METADATA_READS[number]>
+
+export interface KafscaleStoreOptions {
+  groupMirrorMaxKeys?: number
+  groupMirrorIdleMs?: number
+  /** Commits kept per partition for lag status (lib/lag-history.ts). */
+  lagWindowCommits?: number
+  lagWindowSpanMs?: number
+  /** While lag is read, every log end (and, without the group mirror, every commit) is sampled this often; 0: never. */
+  lagSampleIntervalMs?: number
+  /** The time lag history is stamped and judged with (tests inject one). */
+  clock?: () => number
+}
+
+/** A lag read's view of the history, with the time it is judged at. */
+export interface LagObservation {
+  now: number
+  history: LagHistoryReader
+  /** The watch sees every commit; reads and samples only the latest at each. */
+  commitsFrom: 'etcd watch' | 'reads and samples'
+}
 
 /** What the store logs through (pino's shape; the store knows nothing of Fastify). */
 export interface StoreLogger {
@@ -94,19 +116,33 @@ export class KafscaleStore {
   private mirrorAnswers = 0
   private readonly snapshotFollowers = new Set<(view: SnapshotView) => void>()
   private readonly snapshotGarbage = new CollectAfterLargeDecodes(SNAPSHOT_GARBAGE)
+  private readonly lagHistory: LagHistory
+  private readonly lagSampleIntervalMs: number
+  private lagSampler: NodeJS.Timeout | undefined
+  private lagSampling = false
+  /** When lag was last read (Date.now()): samples are taken only while it is. */
+  private lastLagRead = 0
 
   /** The backend; every call's outcome sets the connection state. */
   readonly kv: KvBackend
   private readonly log: StoreLogger
   private readonly mirror: GroupMirror
 
-  constructor (kv: KvBackend, log: StoreLogger, options: { groupMirrorMaxKeys?: number, groupMirrorIdleMs?: number } = {}) {
+  constructor (kv: KvBackend, log: StoreLogger, options: KafscaleStoreOptions = {}) {
     this.kv = reportingOutcomes(kv, { succeeded: () => { this.markConnected() }, failed: (err) => { this.markDisconnected(err) } })
     this.log = log
+    this.lagHistory = new LagHistory({
+      commits: options.lagWindowCommits,
+      spanMs: options.lagWindowSpanMs,
+      maxPartitions: options.groupMirrorMaxKeys || DEFAULT_GROUP_MIRROR_MAX_KEYS,
+      ...(options.clock !== undefined ? { clock: options.clock } : {})
+    })
+    this.lagSampleIntervalMs = options.lagSampleIntervalMs ?? 0
     this.mirror = new GroupMirror(this.kv, {
       contact: () => { this.markConnected() },
       info: (obj, msg) => { log.info(obj, msg) },
-      warn: (obj, msg) => { log.warn(obj, msg) }
+      warn: (obj, msg) => { log.warn(obj, msg) },
+      observe: (key, value) => { feedConsumerKey(this.lagHistory, key, value) }
     }, { maxKeys: options.groupMirrorMaxKeys, idleMs: options.groupMirrorIdleMs })
   }
 
@@ -125,9 +161,11 @@ export class KafscaleStore {
       onDisconnected: (err) => { this.markDisconnected(err) }
     })
     void this.reload()
+    if (this.lagSampleIntervalMs > 0) this.lagSampler = setInterval(() => { void this.sampleLag() }, this.lagSampleIntervalMs).unref()
   }
 
   async close (): Promise<void> {
+    clearInterval(this.lagSampler)
     await Promise.all([this.stopWatch?.(), this.mirror.close()])
     await this.kv.close()
   }
@@ -375,6 +413,41 @@ export class KafscaleStore {
       if (stored !== undefined) configs.push({ name, stored })
     })
     return { configs, problems }
+  }
+
+  /**
+   * Records what a lag read saw (its log ends, stamped now, and its commits) into the in-memory
+   * history and returns the history to judge it by: no etcd request.
+   */
+  observeLag (groups: readonly GroupOffsets[], logEnds: ReadonlyMap<string, ReadonlyMap<number, bigint>>): LagObservation {
+    this.lastLagRead = Date.now()
+    feedLogEnds(this.lagHistory, logEnds)
+    // The mirror's watch delivered these commits already, and the read came from its state.
+    const watched = this.mirror.current() !== undefined
+    if (!watched) feedCommits(this.lagHistory, groups)
+    return { now: this.lagHistory.clock(), history: this.lagHistory, commitsFrom: watched ? 'etcd watch' : 'reads and samples' }
+  }
+
+  /**
+   * A sample for the lag history while lag is being read: every log end (one range), and where
+   * the mirror's watch does not deliver commits, every commit and group state. Failures are
+   * the connection state's to report; the next sample tries again.
+   */
+  private async sampleLag (): Promise<void> {
+    if (this.lagSampling || Date.now() - this.lastLagRead > DEFAULT_GROUP_MIRROR_IDLE_MS) return
+    this.lagSampling = true
+    try {
+      feedLogEnds(this.lagHistory, logEndsByTopic((await this.topicKeys()).logEnds))
+      if (this.mirror.current() === undefined) {
+        const [{ groups }, listed] = await Promise.all([this.allGroupOffsets(), this.listGroups()])
+        feedCommits(this.lagHistory, groups)
+        for (const g of listed.groups) this.lagHistory.setGroupState(g.groupId, g.state)
+      }
+    } catch {
+      // Recorded as the connection state by the backend wrapper.
+    } finally {
+      this.lagSampling = false
+    }
   }
 
   /**
