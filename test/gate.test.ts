@@ -241,7 +241,7 @@ t.test('requests in flight are capped per caller; an open subscription holds no 
   t.teardown(server.close)
   const client = await connectClient(server.base, 'modern')
   t.teardown(async () => { await client.close() })
-  const listening = await client.listen({ toolsListChanged: true })
+  const listening = await client.listen({ resourcesListChanged: true })
   t.teardown(async () => { await listening.close() })
   t.equal((await send(server, 'POST', '/api/v1/tools/list_topics', json, '{}')).status, 200, 'the subscription leaves the one slot free')
 
@@ -263,12 +263,12 @@ t.test('subscriptions/listen counts as a stream, not as a request in flight', as
   t.teardown(server.close)
   const client = await connectClient(server.base, 'modern')
   t.teardown(async () => { await client.close() })
-  const listening = await client.listen({ toolsListChanged: true })
+  const listening = await client.listen({ resourcesListChanged: true })
   t.teardown(async () => { await listening.close() })
   const result = await client.callTool({ name: 'list_topics', arguments: {} })
   t.equal((result.structuredContent as { topics: unknown[] }).topics.length, 6, 'a tool call is served while the subscription is open')
-  const second = await send(server, 'POST', '/mcp', { ...json, accept: MCP_ACCEPT, 'mcp-protocol-version': '2026-07-28' },
-    JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'subscriptions/listen', params: { notifications: { toolsListChanged: true }, _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28' } } }))
+  const second = await send(server, 'POST', '/mcp', { ...json, accept: MCP_ACCEPT, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'subscriptions/listen' },
+    JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'subscriptions/listen', params: { notifications: { resourcesListChanged: true }, _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} } } }))
   t.equal(second.status, 429, 'a second subscription of the same caller is refused')
   t.match(second.json(), { jsonrpc: '2.0', error: { message: 'Invalid Request: too many open streams: at most 1 at once per caller; close an SSE session or subscription first' } })
 })
