@@ -66,7 +66,7 @@ export async function startService (etcd: string, extra: string[] = [], nodeFlag
   throw new Error('the service did not become ready')
 }
 
-/** A bench script (bare-server.ts, reference-server.ts) that prints "ready" once it listens. */
+/** A bench script (bare-server.ts, sdk-server.ts, reference-server.ts) that prints "ready" once it listens. */
 export async function startScript (script: string, args: string[], nodeFlags = NODE_FLAGS): Promise<Child> {
   const port = await freePort()
   const child = spawn(process.execPath, [...nodeFlags, join(ROOT, 'bench', script), String(port), ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
@@ -85,6 +85,12 @@ export async function stop (child: ChildProcess): Promise<void> {
 
 export async function sleep (ms: number): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+/** CPU time (user + system) the process has used, in ms (Linux clock ticks of 10 ms). */
+export function cpuMs (pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+  return (Number(fields[11]) + Number(fields[12])) * 10
 }
 
 export function rssMb (pid: number): number {
@@ -163,4 +169,14 @@ export async function closedLoop (base: string, requests: Request[], connections
   const elapsed = (performance.now() - start) / 1000
   await p.close()
   return { rps: round(ok / elapsed, 1), ok, failed, ...(firstError !== undefined ? { firstError } : {}) }
+}
+
+/**
+ * closedLoop against one server process, with the CPU time that process spent per answered
+ * request: a figure a busy machine moves less than a rate, since it counts only the server's work.
+ */
+export async function loadWithCpu (target: Child, requests: Request[], connections: number, seconds: number): Promise<{ rps: number, cpu_ms_per_call: number }> {
+  const before = cpuMs(target.pid)
+  const load = await closedLoop(target.base, requests, connections, seconds)
+  return { rps: load.rps, cpu_ms_per_call: load.ok === 0 ? 0 : round((cpuMs(target.pid) - before) / load.ok, 3) }
 }

@@ -4,8 +4,9 @@ import { ROOT } from './harness.ts'
 import { round } from './stats.ts'
 
 // Reads a V8 CPU profile (node --cpu-prof) and says where the time of a load went: self time
-// by owner (an npm package, our own folder, Node's internals, the garbage collector), the
-// hottest functions, and the time spent inside our functions and the SDK's (callees included).
+// by owner (an npm package, our own folder, Node's internals, the garbage collector), the same
+// in four parts (the MCP SDK, ours, the garbage collector, the rest), the hottest functions,
+// and the time spent inside our functions and the SDK's (callees included).
 
 interface ProfileNode { id: number, callFrame: { functionName: string, url: string, lineNumber: number }, children?: number[] }
 interface CpuProfile { nodes: ProfileNode[], samples: number[], timeDeltas: number[], startTime: number, endTime: number }
@@ -15,6 +16,13 @@ export interface ProfileSummary {
   samples: number
   /** Self time by owner, largest first. */
   by_owner: Array<{ owner: string, percent: number }>
+  /**
+   * Self time in four parts: the MCP SDK (with zod, its validator), our own code, the garbage
+   * collector, and the rest (Node, Fastify, native code such as socket writes and UTF-8 encoding).
+   * Built-ins a function calls (JSON.stringify) count as that function's self time; the bench's
+   * own scripts (sdk-server.ts) count as the rest.
+   */
+  split: { sdk: number, ours: number, gc: number, rest: number }
   /** The functions with the most self time. */
   top_self: Array<{ function: string, owner: string, percent: number }>
   /** Our functions and the MCP SDK's with the most time, callees included. */
@@ -74,8 +82,13 @@ export function summarizeProfile (dir: string, windowMs: number, top = 12): Prof
   const percent = (n: number): number => round((100 * n) / total, 1)
   const ranked = (m: Map<string, { owner: string, n: number }>): ProfileSummary['top_self'] =>
     [...m].sort((a, b) => b[1].n - a[1].n).slice(0, top).map(([f, { owner, n }]) => ({ function: f, owner, percent: percent(n) }))
+  const part = (who: string): keyof ProfileSummary['split'] =>
+    who.startsWith('@modelcontextprotocol/') || who === 'zod' ? 'sdk' : who.startsWith('ours:') && who !== 'ours: bench' ? 'ours' : who === '(garbage collector)' ? 'gc' : 'rest'
+  const split = { sdk: 0, ours: 0, gc: 0, rest: 0 }
+  for (const [who, n] of selfByOwner) split[part(who)] += n
   return {
     samples: total,
+    split: { sdk: percent(split.sdk), ours: percent(split.ours), gc: percent(split.gc), rest: percent(split.rest) },
     by_owner: [...selfByOwner].sort((a, b) => b[1] - a[1]).map(([o, n]) => ({ owner: o, percent: percent(n) })).filter((o) => o.percent >= 1),
     top_self: ranked(self),
     top_inclusive: ranked(inclusive)
