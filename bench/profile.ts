@@ -17,12 +17,13 @@ export interface ProfileSummary {
   /** Self time by owner, largest first. */
   by_owner: Array<{ owner: string, percent: number }>
   /**
-   * Self time in four parts: the MCP SDK (with zod, its validator), our own code, the garbage
-   * collector, and the rest (Node, Fastify, native code such as socket writes and UTF-8 encoding).
-   * Built-ins a function calls (JSON.stringify) count as that function's self time; the bench's
-   * own scripts (sdk-server.ts) count as the rest.
+   * Self time in five parts: the MCP SDK (with zod, its validator); the Web-standard plumbing
+   * its handler speaks (undici's Request, Response and Headers, web streams, TextEncoder, abort
+   * signals); our own code; the garbage collector; the rest (Node's HTTP and sockets, Fastify,
+   * native code such as socket writes). Built-ins a function calls (JSON.stringify) count as that
+   * function's self time; the bench's own scripts (sdk-server.ts) count as the rest.
    */
-  split: { sdk: number, ours: number, gc: number, rest: number }
+  split: { sdk: number, web: number, ours: number, gc: number, rest: number }
   /** The functions with the most self time. */
   top_self: Array<{ function: string, owner: string, percent: number }>
   /** Our functions and the MCP SDK's with the most time, callees included. */
@@ -39,6 +40,15 @@ function owner (url: string, functionName: string): string {
   return url
 }
 
+const WEB = /^node:internal\/(deps\/undici|webstreams|encoding|abort_controller|event_target)\//
+
+function part (url: string, who: string): keyof ProfileSummary['split'] {
+  if (who.startsWith('@modelcontextprotocol/') || who === 'zod') return 'sdk'
+  if (WEB.test(url)) return 'web'
+  if (who.startsWith('ours:') && who !== 'ours: bench') return 'ours'
+  return who === '(garbage collector)' ? 'gc' : 'rest'
+}
+
 const label = ({ functionName, url, lineNumber }: ProfileNode['callFrame']): string =>
   `${functionName === '' ? '(anonymous)' : functionName} ${url.split('/').slice(-2).join('/')}:${lineNumber + 1}`
 
@@ -52,6 +62,7 @@ export function summarizeProfile (dir: string, windowMs: number, top = 12): Prof
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id)
   const from = profile.endTime - windowMs * 1000
   const selfByOwner = new Map<string, number>()
+  const split = { sdk: 0, web: 0, ours: 0, gc: 0, rest: 0 }
   const self = new Map<string, { owner: string, n: number }>()
   const inclusive = new Map<string, { owner: string, n: number }>()
   const count = (into: Map<string, { owner: string, n: number }>, name: string, who: string): void => {
@@ -68,6 +79,7 @@ export function summarizeProfile (dir: string, windowMs: number, top = 12): Prof
     total++
     const who = owner(frame.url, frame.functionName)
     selfByOwner.set(who, (selfByOwner.get(who) ?? 0) + 1)
+    split[part(frame.url, who)]++
     count(self, label(frame), who)
     const seen = new Set<string>()
     for (let node: number | undefined = id; node !== undefined; node = parent.get(node)) {
@@ -82,13 +94,9 @@ export function summarizeProfile (dir: string, windowMs: number, top = 12): Prof
   const percent = (n: number): number => round((100 * n) / total, 1)
   const ranked = (m: Map<string, { owner: string, n: number }>): ProfileSummary['top_self'] =>
     [...m].sort((a, b) => b[1].n - a[1].n).slice(0, top).map(([f, { owner, n }]) => ({ function: f, owner, percent: percent(n) }))
-  const part = (who: string): keyof ProfileSummary['split'] =>
-    who.startsWith('@modelcontextprotocol/') || who === 'zod' ? 'sdk' : who.startsWith('ours:') && who !== 'ours: bench' ? 'ours' : who === '(garbage collector)' ? 'gc' : 'rest'
-  const split = { sdk: 0, ours: 0, gc: 0, rest: 0 }
-  for (const [who, n] of selfByOwner) split[part(who)] += n
   return {
     samples: total,
-    split: { sdk: percent(split.sdk), ours: percent(split.ours), gc: percent(split.gc), rest: percent(split.rest) },
+    split: { sdk: percent(split.sdk), web: percent(split.web), ours: percent(split.ours), gc: percent(split.gc), rest: percent(split.rest) },
     by_owner: [...selfByOwner].sort((a, b) => b[1] - a[1]).map(([o, n]) => ({ owner: o, percent: percent(n) })).filter((o) => o.percent >= 1),
     top_self: ranked(self),
     top_inclusive: ranked(inclusive)

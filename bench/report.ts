@@ -86,7 +86,7 @@ function goalSummary (tg: Target[]): string {
 
 const split = (p: any): Array<string | number> => {
   const ms = (percent: number): string => `${round2((p.busy_ms_per_call * percent) / 100)} (${percent}%)`
-  return [p.rps, p.busy_ms_per_call, ms(p.split.sdk), ms(p.split.ours), ms(p.split.gc), ms(p.split.rest)]
+  return [p.rps, p.busy_ms_per_call, ms(p.split.sdk), ms(p.split.web), ms(p.split.ours), ms(p.split.gc), ms(p.split.rest)]
 }
 const round2 = (x: number): number => Math.round(x * 100) / 100
 
@@ -94,11 +94,12 @@ const round2 = (x: number): number => Math.round(x * 100) / 100
 function profileSections (profiles: any[]): string[] {
   return profiles.filter((p) => p !== undefined).flatMap((p) => [
     `CPU profile of ${p.tool} over MCP, ${p.partitions} partition${p.partitions === 1 ? '' : 's'} (${p.connections} connections, ${p.seconds} s, \`--cpu-prof\`), ` +
-      'the service and then the SDK alone under the same load. CPU ms per call (busy samples over answered calls; the profiler slows both alike) in four parts: ' +
-      'the SDK (with zod), ours, the garbage collector, the rest (Node, Fastify, native code: socket writes, UTF-8 encoding). Built-ins count for their caller: ' +
-      'the SDK\'s JSON.stringify of the answer is the SDK\'s.',
+      'the service and then the SDK alone under the same load. CPU ms per call (busy samples over answered calls; the profiler slows both alike, and on a busy ' +
+      'machine a preempted process still counts samples) in five parts: the SDK (with zod); the Web Request/Response plumbing its handler speaks (undici, web streams, ' +
+      'TextEncoder, abort signals); ours; the garbage collector; the rest (Node\'s HTTP and sockets, Fastify, native code). Built-ins count for their caller: ' +
+      'the SDK\'s JSON.stringify of the answer is the SDK\'s. See bench/README.md for what each part is.',
     '',
-    table(['server', 'req/s', 'CPU ms/call', 'SDK', 'ours', 'GC', 'rest'], [['ours (/mcp)', ...split(p)], ['SDK alone', ...split(p.sdk_alone)]]),
+    table(['server', 'req/s', 'CPU ms/call', 'SDK', 'Web plumbing', 'ours', 'GC', 'rest'], [['ours (/mcp)', ...split(p)], ['SDK alone', ...split(p.sdk_alone)]]),
     '',
     'Ours, self time by owner:',
     '',
