@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Etcd3 } from 'etcd3'
@@ -87,10 +87,26 @@ export async function sleep (ms: number): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, ms))
 }
 
-/** CPU time (user + system) the process has used, in ms (Linux clock ticks of 10 ms). */
-export function cpuMs (pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+/** CPU time (user + system) a process or thread has used, in ms (Linux clock ticks of 10 ms). */
+function statCpuMs (path: string): number {
+  const fields = readFileSync(path, 'utf8').split(') ')[1]!.split(' ')
   return (Number(fields[11]) + Number(fields[12])) * 10
+}
+
+export const cpuMs = (pid: number): number => statCpuMs(`/proc/${pid}/stat`)
+
+/** CPU time of the JavaScript thread, and of V8's helper threads (parallel and concurrent GC). */
+function threadCpuMs (pid: number): { main: number, v8Workers: number } {
+  let v8Workers = 0
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    if (tid === String(pid)) continue
+    try {
+      if (readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').startsWith('V8Worker')) v8Workers += statCpuMs(`/proc/${pid}/task/${tid}/stat`)
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return { main: statCpuMs(`/proc/${pid}/task/${pid}/stat`), v8Workers }
 }
 
 export function rssMb (pid: number): number {
@@ -173,10 +189,14 @@ export async function closedLoop (base: string, requests: Request[], connections
 
 /**
  * closedLoop against one server process, with the CPU time that process spent per answered
- * request: a figure a busy machine moves less than a rate, since it counts only the server's work.
+ * request (a figure a busy machine moves less than a rate, since it counts only the server's
+ * work), and the part of it that V8's helper threads spent: garbage collection that grows with
+ * the heap a process keeps, not with what one call does.
  */
-export async function loadWithCpu (target: Child, requests: Request[], connections: number, seconds: number): Promise<{ rps: number, cpu_ms_per_call: number }> {
-  const before = cpuMs(target.pid)
+export async function loadWithCpu (target: Child, requests: Request[], connections: number, seconds: number): Promise<{ rps: number, cpu_ms_per_call: number, gc_threads_ms_per_call: number }> {
+  const cpuBefore = cpuMs(target.pid)
+  const threadsBefore = threadCpuMs(target.pid)
   const load = await closedLoop(target.base, requests, connections, seconds)
-  return { rps: load.rps, cpu_ms_per_call: load.ok === 0 ? 0 : round((cpuMs(target.pid) - before) / load.ok, 3) }
+  const perCall = (ms: number): number => (load.ok === 0 ? 0 : round(ms / load.ok, 3))
+  return { rps: load.rps, cpu_ms_per_call: perCall(cpuMs(target.pid) - cpuBefore), gc_threads_ms_per_call: perCall(threadCpuMs(target.pid).v8Workers - threadsBefore.v8Workers) }
 }

@@ -155,7 +155,9 @@ async function measureTransports (service: Child, tools: string[], concurrencies
         mcp_cpu_ms: mcpLoad.cpu_ms_per_call,
         sdk_alone_cpu_ms: sdkLoad.cpu_ms_per_call,
         rest_cpu_ms: restLoad.cpu_ms_per_call,
-        bare_cpu_ms: bareLoad.cpu_ms_per_call
+        bare_cpu_ms: bareLoad.cpu_ms_per_call,
+        mcp_gc_threads_ms: mcpLoad.gc_threads_ms_per_call,
+        sdk_alone_gc_threads_ms: sdkLoad.gc_threads_ms_per_call
       }
       log(`throughput ${tools[0]} c=${c}: ${JSON.stringify(throughput[`c${c}`])}`)
     }
