@@ -15,7 +15,6 @@ import healthPlugin from './plugins/health.ts'
 import legacySsePlugin from './transports/legacy-sse.ts'
 import mcpPlugin from './transports/mcp.ts'
 import metricsPlugin, { METRICS_SETTINGS } from './plugins/metrics.ts'
-import mutationsPlugin from './plugins/mutations.ts'
 import openapiPlugin from './transports/openapi.ts'
 import restPlugin from './transports/rest.ts'
 import storePlugin from './plugins/store.ts'
@@ -95,7 +94,12 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   await app.register(async function dataRoutes (scope) {
     await scope.register(gatePlugin, { allowedHosts: config.allowedHosts, allowedOrigins })
     for (const tool of BUILTIN_TOOLS) await scope.register(tool)
-    if (config.mutations !== undefined) await scope.register(mutationsPlugin, { ...config.mutations, environment: config.environment, authMode: config.authMode })
+    if (config.mutations !== undefined) {
+      // The mutation path brings the Kafka admin client (about 10 MB of heap): a read-only
+      // service does not load it, and its GC does not walk it.
+      const { default: mutationsPlugin } = await import('./plugins/mutations.ts')
+      await scope.register(mutationsPlugin, { ...config.mutations, environment: config.environment, authMode: config.authMode })
+    }
     for (const spec of config.plugins) await scope.register(await loadToolPlugin(spec))
     // /mcp carries any tool's call: its limit is what the largest valid call of any tool needs.
     const largestCall = Math.max(...app.tools.list().map((tool) => tool.bodyLimit))

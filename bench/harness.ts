@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Etcd3 } from 'etcd3'
@@ -66,7 +66,7 @@ export async function startService (etcd: string, extra: string[] = [], nodeFlag
   throw new Error('the service did not become ready')
 }
 
-/** A bench script (bare-server.ts, reference-server.ts) that prints "ready" once it listens. */
+/** A bench script (bare-server.ts, sdk-server.ts, reference-server.ts) that prints "ready" once it listens. */
 export async function startScript (script: string, args: string[], nodeFlags = NODE_FLAGS): Promise<Child> {
   const port = await freePort()
   const child = spawn(process.execPath, [...nodeFlags, join(ROOT, 'bench', script), String(port), ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
@@ -85,6 +85,28 @@ export async function stop (child: ChildProcess): Promise<void> {
 
 export async function sleep (ms: number): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+/** CPU time (user + system) a process or thread has used, in ms (Linux clock ticks of 10 ms). */
+function statCpuMs (path: string): number {
+  const fields = readFileSync(path, 'utf8').split(') ')[1]!.split(' ')
+  return (Number(fields[11]) + Number(fields[12])) * 10
+}
+
+export const cpuMs = (pid: number): number => statCpuMs(`/proc/${pid}/stat`)
+
+/** CPU time of the JavaScript thread, and of V8's helper threads (parallel and concurrent GC). */
+function threadCpuMs (pid: number): { main: number, v8Workers: number } {
+  let v8Workers = 0
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    if (tid === String(pid)) continue
+    try {
+      if (readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').startsWith('V8Worker')) v8Workers += statCpuMs(`/proc/${pid}/task/${tid}/stat`)
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return { main: statCpuMs(`/proc/${pid}/task/${pid}/stat`), v8Workers }
 }
 
 export function rssMb (pid: number): number {
@@ -163,4 +185,18 @@ export async function closedLoop (base: string, requests: Request[], connections
   const elapsed = (performance.now() - start) / 1000
   await p.close()
   return { rps: round(ok / elapsed, 1), ok, failed, ...(firstError !== undefined ? { firstError } : {}) }
+}
+
+/**
+ * closedLoop against one server process, with the CPU time that process spent per answered
+ * request (a figure a busy machine moves less than a rate, since it counts only the server's
+ * work), and the part of it that V8's helper threads spent: garbage collection that grows with
+ * the heap a process keeps, not with what one call does.
+ */
+export async function loadWithCpu (target: Child, requests: Request[], connections: number, seconds: number): Promise<{ rps: number, cpu_ms_per_call: number, gc_threads_ms_per_call: number }> {
+  const cpuBefore = cpuMs(target.pid)
+  const threadsBefore = threadCpuMs(target.pid)
+  const load = await closedLoop(target.base, requests, connections, seconds)
+  const perCall = (ms: number): number => (load.ok === 0 ? 0 : round(ms / load.ok, 3))
+  return { rps: load.rps, cpu_ms_per_call: perCall(cpuMs(target.pid) - cpuBefore), gc_threads_ms_per_call: perCall(threadCpuMs(target.pid).v8Workers - threadsBefore.v8Workers) }
 }

@@ -8,7 +8,7 @@ import type { Etcd3 } from 'etcd3'
 import { startEtcd, type EtcdProcess } from '../test/helpers/etcd.ts'
 import { connectClient } from '../test/helpers/server.ts'
 import { bigGroupTopics, FULL, groupName, ONE_PARTITION, partitionsOf, scaledDown, seed, topicName, type ClusterShape } from './seed.ts'
-import { closedLoop, exchange, log, mcpRequest, mcpResult, NODE_FLAGS, pool, postRequest, rawClient, ROOT, rssMb, send, SETTINGS, sleep, startScript, startService, stop, type Child } from './harness.ts'
+import { closedLoop, exchange, loadWithCpu, log, mcpRequest, mcpResult, NODE_FLAGS, pool, postRequest, rawClient, ROOT, rssMb, send, SETTINGS, sleep, startScript, startService, stop, type Child } from './harness.ts'
 import { burst, heapFigures, loadPhase, ordinaryMix, oversizedRequests, refusedOrAnswered } from './memory.ts'
 import { summarizeProfile } from './profile.ts'
 import { exponent, ratio, round, summarize, time, type Timing } from './stats.ts'
@@ -98,67 +98,90 @@ async function measureTools (service: Child, reference: Child | undefined, shape
   return out
 }
 
-/** The bare Fastify route serving `payloads`, under the service's Node flags and under Node's defaults. */
-async function startBare (payloads: Record<string, unknown>, nodeFlags?: string[]): Promise<{ bare: Child, dir: string }> {
+/** The payloads as files, named as bare-server.ts and sdk-server.ts take them (`name=file`). */
+function writePayloads (payloads: Record<string, unknown>): { specs: string[], dir: string } {
   const dir = mkdtempSync(join(tmpdir(), 'kafscale-bench-'))
   const specs = Object.entries(payloads).map(([name, payload]) => {
     writeFileSync(join(dir, `${name}.json`), JSON.stringify(payload))
     return `${name}=${join(dir, `${name}.json`)}`
   })
-  return { bare: await startScript('bare-server.ts', specs, nodeFlags), dir }
+  return { specs, dir }
 }
 
 interface TransportFigures {
   payload_bytes: number
   mcp_sdk: Timing
   mcp: Timing
+  /** bench/sdk-server.ts: the SDK's handler and one tool returning the pre-built answer, nothing of ours. */
+  sdk_alone: Timing
   rest: Timing
   bare: Timing
   bare_default_flags: Timing
   mcp_vs_bare: number
+  sdk_alone_vs_bare: number
+  mcp_vs_sdk_alone: number
 }
 
-/** One tool's answer over MCP (SDK client and raw JSON-RPC), REST and the bare route. */
+/** One tool's answer over MCP (SDK client and raw JSON-RPC), the SDK alone, REST and the bare route. */
 async function measureTransports (service: Child, tools: string[], concurrencies: number[], n: number): Promise<{ transports: Record<string, TransportFigures>, throughput: Record<string, Record<string, number>> }> {
   const rest = pool(service.base, 1)
   const payloads = Object.fromEntries(await Promise.all(tools.map(async (tool) => [tool, JSON.parse(await send(rest, postRequest(`/api/v1/tools/${tool}`, {})))])))
-  const { bare, dir } = await startBare(payloads)
-  const { bare: bareDefault } = await startBare(payloads, [])
+  const { specs, dir } = writePayloads(payloads)
+  const bare = await startScript('bare-server.ts', specs)
+  const bareDefault = await startScript('bare-server.ts', specs, [])
+  const sdk = await startScript('sdk-server.ts', specs)
   const client = await connectClient(service.base, 'modern')
   const ours = pool(service.base, 1)
   const barePool = pool(bare.base, 1)
   const bareDefaultPool = pool(bareDefault.base, 1)
+  const sdkPool = pool(sdk.base, 1)
   const transports: Record<string, TransportFigures> = {}
   try {
+    // Throughput first: the garbage of the large answers timed below would still be collected
+    // during the next windows, and charged to list_topics.
+    const throughput: Record<string, Record<string, number>> = {}
+    for (const c of concurrencies) {
+      const mcpLoad = await loadWithCpu(service, [mcpRequest(tools[0]!, {})], c, SETTINGS.throughputS)
+      const sdkLoad = await loadWithCpu(sdk, [mcpRequest(tools[0]!, {})], c, SETTINGS.throughputS)
+      const restLoad = await loadWithCpu(service, [postRequest(`/api/v1/tools/${tools[0]}`, {})], c, SETTINGS.throughputS)
+      const bareLoad = await loadWithCpu(bare, [postRequest(`/bare/${tools[0]}`, {})], c, SETTINGS.throughputS)
+      throughput[`c${c}`] = {
+        mcp: mcpLoad.rps,
+        sdk_alone: sdkLoad.rps,
+        rest: restLoad.rps,
+        bare: bareLoad.rps,
+        bare_default_flags: (await closedLoop(bareDefault.base, [postRequest(`/bare/${tools[0]}`, {})], c, SETTINGS.throughputS)).rps,
+        // The server's CPU per answered call, the SDK alone's share of ours being what the SDK costs.
+        mcp_cpu_ms: mcpLoad.cpu_ms_per_call,
+        sdk_alone_cpu_ms: sdkLoad.cpu_ms_per_call,
+        rest_cpu_ms: restLoad.cpu_ms_per_call,
+        bare_cpu_ms: bareLoad.cpu_ms_per_call,
+        mcp_gc_threads_ms: mcpLoad.gc_threads_ms_per_call,
+        sdk_alone_gc_threads_ms: sdkLoad.gc_threads_ms_per_call
+      }
+      log(`throughput ${tools[0]} c=${c}: ${JSON.stringify(throughput[`c${c}`])}`)
+    }
     for (const tool of tools) {
       const mcp = mcpRequest(tool, {})
-      const t: Omit<TransportFigures, 'mcp_vs_bare'> = {
+      const t: Omit<TransportFigures, 'mcp_vs_bare' | 'sdk_alone_vs_bare' | 'mcp_vs_sdk_alone'> = {
         payload_bytes: JSON.stringify(payloads[tool]).length,
         mcp_sdk: await time(n, async () => await client.callTool({ name: tool, arguments: {} }), 2, SETTINGS.sampleBudgetMs, SETTINGS.minSamples),
         mcp: await time(n, async () => await send(ours, mcp), 2, SETTINGS.sampleBudgetMs, SETTINGS.minSamples),
+        sdk_alone: await time(n, async () => await send(sdkPool, mcp), 2, SETTINGS.sampleBudgetMs, SETTINGS.minSamples),
         rest: await time(n, async () => await send(rest, postRequest(`/api/v1/tools/${tool}`, {})), 2, SETTINGS.sampleBudgetMs, SETTINGS.minSamples),
         bare: await time(n, async () => await send(barePool, postRequest(`/bare/${tool}`, {})), 2, SETTINGS.sampleBudgetMs, SETTINGS.minSamples),
         bare_default_flags: await time(n, async () => await send(bareDefaultPool, postRequest(`/bare/${tool}`, {})), 2, SETTINGS.sampleBudgetMs, SETTINGS.minSamples)
       }
-      transports[tool] = { ...t, mcp_vs_bare: ratio(t.mcp.p50, t.bare.p50) }
-      log(`transports ${tool}: MCP ${t.mcp.p50} ms, REST ${t.rest.p50} ms, bare ${t.bare.p50} ms`)
-    }
-    const throughput: Record<string, Record<string, number>> = {}
-    for (const c of concurrencies) {
-      throughput[`c${c}`] = {
-        mcp: (await closedLoop(service.base, [mcpRequest(tools[0]!, {})], c, SETTINGS.throughputS)).rps,
-        rest: (await closedLoop(service.base, [postRequest(`/api/v1/tools/${tools[0]}`, {})], c, SETTINGS.throughputS)).rps,
-        bare: (await closedLoop(bare.base, [postRequest(`/bare/${tools[0]}`, {})], c, SETTINGS.throughputS)).rps,
-        bare_default_flags: (await closedLoop(bareDefault.base, [postRequest(`/bare/${tools[0]}`, {})], c, SETTINGS.throughputS)).rps
-      }
-      log(`throughput ${tools[0]} c=${c}: ${JSON.stringify(throughput[`c${c}`])}`)
+      transports[tool] = { ...t, mcp_vs_bare: ratio(t.mcp.p50, t.bare.p50), sdk_alone_vs_bare: ratio(t.sdk_alone.p50, t.bare.p50), mcp_vs_sdk_alone: ratio(t.mcp.p50, t.sdk_alone.p50) }
+      log(`transports ${tool}: MCP ${t.mcp.p50} ms, SDK alone ${t.sdk_alone.p50} ms, REST ${t.rest.p50} ms, bare ${t.bare.p50} ms`)
     }
     return { transports, throughput }
   } finally {
     await client.close()
-    for (const p of [rest, ours, barePool, bareDefaultPool]) await p.close()
+    for (const p of [rest, ours, barePool, bareDefaultPool, sdkPool]) await p.close()
     await stop(bare.child)
     await stop(bareDefault.child)
+    await stop(sdk.child)
     rmSync(dir, { recursive: true, force: true })
   }
 }
@@ -313,20 +336,39 @@ async function measureMemory (etcd: string, shape: ClusterShape): Promise<Record
   }
 }
 
-/** A CPU profile of the service answering list_topics over MCP on a one-partition cluster: the fixed per-call cost. */
-async function profileMcp (etcd: string): Promise<unknown> {
-  const dir = mkdtempSync(join(tmpdir(), 'kafscale-bench-prof-'))
-  const service = await startService(etcd, [], ['--cpu-prof', `--cpu-prof-dir=${dir}`])
-  let load
-  try {
-    await closedLoop(service.base, [mcpRequest('list_topics', {})], 32, 1)
-    load = await closedLoop(service.base, [mcpRequest('list_topics', {})], 32, SETTINGS.profileS)
-  } finally {
-    await stop(service.child)
+/**
+ * CPU profiles of one tool's tools/call under the same closed-loop load: the service, then the
+ * SDK alone (bench/sdk-server.ts) serving the service's answer. Side by side they say how much
+ * of a call is the SDK and how much is ours: busy CPU per call and the four-part split.
+ */
+async function profileMcp (etcd: string, partitions: number, tool: string, connections: number): Promise<unknown> {
+  const flags = (dir: string): string[] => ['--cpu-prof', `--cpu-prof-dir=${dir}`]
+  const request = mcpRequest(tool, {})
+  const profiled = async (start: (nodeFlags: string[]) => Promise<Child>, before?: (child: Child) => Promise<void>): Promise<Record<string, unknown>> => {
+    const dir = mkdtempSync(join(tmpdir(), 'kafscale-bench-prof-'))
+    const child = await start(flags(dir))
+    let load
+    try {
+      await before?.(child)
+      await closedLoop(child.base, [request], connections, 1)
+      load = await closedLoop(child.base, [request], connections, SETTINGS.profileS)
+    } finally {
+      await stop(child.child)
+    }
+    const summary = summarizeProfile(dir, SETTINGS.profileS * 1000)
+    rmSync(dir, { recursive: true, force: true })
+    // One sample a millisecond: busy samples over answered calls is CPU ms per call.
+    return { rps: load.rps, busy_ms_per_call: round(summary.samples / (load.rps * SETTINGS.profileS), 3), ...summary }
   }
-  const summary = { tool: 'list_topics', connections: 32, seconds: SETTINGS.profileS, rps: load.rps, ...summarizeProfile(dir, SETTINGS.profileS * 1000) }
-  rmSync(dir, { recursive: true, force: true })
-  return summary
+  let payloads: { specs: string[], dir: string } | undefined
+  const ours = await profiled(async (nodeFlags) => await startService(etcd, [], nodeFlags), async (service) => {
+    const rest = pool(service.base, 1)
+    payloads = writePayloads({ [tool]: JSON.parse(await send(rest, postRequest(`/api/v1/tools/${tool}`, {}))) as unknown })
+    await rest.close()
+  })
+  const sdkAlone = await profiled(async (nodeFlags) => await startScript('sdk-server.ts', payloads!.specs, [...NODE_FLAGS, ...nodeFlags]))
+  rmSync(payloads!.dir, { recursive: true, force: true })
+  return { tool, partitions, connections, seconds: SETTINGS.profileS, ...ours, sdk_alone: sdkAlone }
 }
 
 async function withEtcd<T> (shape: ClusterShape, label: string, fn: (etcd: EtcdProcess, seeded: { snapshotBytes: number, keys: number, ms: number }) => Promise<T>): Promise<T> {
@@ -371,7 +413,9 @@ async function main (): Promise<void> {
       const clusterMetrics = await measureClusterMetrics(etcd.endpoint, FULL.brokers)
       log('100k: memory')
       const memory = await measureMemory(etcd.endpoint, FULL)
-      return { seeded, rawReads, transports, nodeFlags, clusterMetrics, memory }
+      // The largest answer there is (every topic, 13 MB): where a call's time goes when the payload dominates.
+      const profile = SETTINGS.profileS > 0 ? await profileMcp(etcd.endpoint, partitionsOf(FULL), 'describe_topics', 2) : undefined
+      return { seeded, rawReads, transports, nodeFlags, clusterMetrics, memory, profile }
     } finally {
       raw.close()
       await stop(reference.child)
@@ -414,7 +458,7 @@ async function main (): Promise<void> {
     } finally {
       await stop(service.child)
     }
-    const profile = SETTINGS.profileS > 0 ? await profileMcp(etcd.endpoint) : undefined
+    const profile = SETTINGS.profileS > 0 ? await profileMcp(etcd.endpoint, 1, 'list_topics', 32) : undefined
     return { transports, profile }
   })
 
@@ -435,7 +479,8 @@ async function main (): Promise<void> {
     memory: full.memory,
     scales: Object.fromEntries(['1/1000', '1/100', '1/10', '1/1'].map((k) => [k, scales[k]])),
     growth: growth(scales['1/10'] as any, scales['1/1'] as any),
-    ...(small.profile !== undefined ? { profile: small.profile } : {})
+    // The fixed cost of a call (one partition, list_topics), then the largest answer.
+    ...(small.profile !== undefined ? { profiles: [small.profile, full.profile] } : {})
   }
   results.targets = targets(results)
   writeReport(join(ROOT, 'bench/results'), join(ROOT, 'README.md'), results)
