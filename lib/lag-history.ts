@@ -170,6 +170,17 @@ export class LagHistory {
     return out
   }
 
+  /** The latest log end read of each partition of these topics (those read at all). */
+  latestLogEnds (topics: Iterable<string>): Map<string, Map<number, bigint>> {
+    const out = new Map<string, Map<number, bigint>>()
+    for (const topic of topics) {
+      const byPartition = this.logEnds.get(topic)
+      if (byPartition === undefined) continue
+      out.set(topic, new Map([...byPartition].map(([partition, series]) => [partition, BigInt(series.at(series.length - 1, 0))])))
+    }
+    return out
+  }
+
   /** The log end known at `at`: the latest value first seen by then. */
   private logEndAt (topic: string, partition: number, at: number): number | undefined {
     const series = this.logEnds.get(topic)?.get(partition)

@@ -6,6 +6,8 @@ import { decodeNextOffset } from '../kafscale/offsets.ts'
 import { decodeSnapshot, EMPTY_SNAPSHOT, type ClusterSnapshot, type SnapshotTopic } from '../kafscale/snapshot.ts'
 import { DEFAULT_GROUP_MIRROR_IDLE_MS, DEFAULT_GROUP_MIRROR_MAX_KEYS, GroupMirror, type GroupMirrorStatus } from './group-mirror.ts'
 import { LagHistory, type LagHistoryReader } from '../lag-history.ts'
+import { committedTopics, judgeLag, lagReport } from '../lag.ts'
+import type { StatusSummary } from '../lag-status.ts'
 import { feedCommits, feedConsumerKey, feedLogEnds, logEndsByTopic } from './lag-feed.ts'
 import { GroupState, type GroupDescription, type GroupOffsets, type GroupSummary } from './group-state.ts'
 import { compareStrings, decodeOrReport, sortProblems, type KeyProblem } from './key-problems.ts'
@@ -60,7 +62,15 @@ export interface GroupReader {
   has: (groupId: string) => boolean
   describe: (groupId: string) => GroupDescription
   offsets: (groupId: string) => ReturnType<GroupState['groupOffsets']>
+  /**
+   * The group's lag status as consumer_lag would judge it now, from memory alone: these
+   * offsets, the lag history, and the log ends last read (a partition whose log end was never
+   * read is no_data). Undefined for a group that committed nothing.
+   */
+  lagStatus: (groupId: string) => GroupLagStatus | undefined
 }
+
+export type GroupLagStatus = Pick<StatusSummary, 'status' | 'status_counts'>
 
 export interface StoredTopicConfig {
   name: string
@@ -257,7 +267,8 @@ export class KafscaleStore {
         ids: () => state.listGroups(this.topicExists).groups.map((g) => g.groupId),
         has: (groupId) => state.has(groupId, this.topicExists),
         describe: (groupId) => state.describeGroup(groupId, this.topicExists),
-        offsets: (groupId) => state.groupOffsets(groupId, this.topicExists)
+        offsets: (groupId) => state.groupOffsets(groupId, this.topicExists),
+        lagStatus: (groupId) => this.judgeFromMemory(state, groupId)
       })
     })
   }
@@ -423,9 +434,30 @@ export class KafscaleStore {
     this.lastLagRead = Date.now()
     feedLogEnds(this.lagHistory, logEnds)
     // The mirror's watch delivered these commits already, and the read came from its state.
-    const watched = this.mirror.current() !== undefined
-    if (!watched) feedCommits(this.lagHistory, groups)
-    return { now: this.lagHistory.clock(), history: this.lagHistory, commitsFrom: watched ? 'etcd watch' : 'reads and samples' }
+    // The mirror's watch delivered these commits already, and the read came from its state.
+    if (this.mirror.current() === undefined) feedCommits(this.lagHistory, groups)
+    return this.lagObservation()
+  }
+
+  private lagObservation (): LagObservation {
+    return { now: this.lagHistory.clock(), history: this.lagHistory, commitsFrom: this.mirror.current() !== undefined ? 'etcd watch' : 'reads and samples' }
+  }
+
+  /** A lag read from memory (GroupReader.lagStatus): it keeps the samples coming, as a lag read from etcd does. */
+  private judgeFromMemory (state: GroupState, groupId: string): GroupLagStatus | undefined {
+    this.lastLagRead = Date.now()
+    const { group, problems } = state.groupOffsets(groupId, this.topicExists)
+    const topics = committedTopics(group)
+    const report = lagReport({
+      groupTopics: [{ group, topics }],
+      logEnds: this.lagHistory.latestLogEnds(topics),
+      problems,
+      topicsByName: this.view?.topicsByName ?? new Map(),
+      observation: this.lagObservation(),
+      logEndMissing: 'no log end read by this replica yet'
+    })
+    const judged = judgeLag(report).groups.get(groupId)
+    return judged === undefined ? undefined : { status: judged.status, status_counts: judged.status_counts }
   }
 
   /**
