@@ -194,3 +194,19 @@ export class LagHistory {
 
 /** The history as a lag read judges by it. */
 export type LagHistoryReader = Pick<LagHistory, 'commits' | 'spanMs' | 'since' | 'commitWindow' | 'logEndObservations' | 'groupState' | 'full'>
+
+/**
+ * The history's read methods on an object of their own, bound: whoever holds it (a tool, a
+ * plugin) cannot reach the history's writes and feed it commits or log ends etcd never held.
+ */
+export function readOnlyHistory (history: LagHistory): LagHistoryReader {
+  return Object.freeze({
+    commits: history.commits,
+    spanMs: history.spanMs,
+    since: history.since,
+    commitWindow: history.commitWindow.bind(history),
+    logEndObservations: history.logEndObservations.bind(history),
+    groupState: history.groupState.bind(history),
+    full: history.full.bind(history)
+  })
+}

@@ -48,8 +48,7 @@ export async function computeLag (store: MetadataReader, options: { groupId?: st
   const committed = options.groupId !== undefined ? await oneGroup(store, options.groupId) : await store.allGroupOffsets()
   const groupTopics = committed.groups.map((group) => ({ group, topics: committedTopics(group, options.keepTopic) }))
   const { offsets: logEnds, problems: logEndProblems } = await store.nextOffsets(groupTopics.flatMap((g) => g.topics))
-  const observation = store.observeLag(committed.groups, logEnds)
-  return lagReport({ groupTopics, logEnds, problems: [...committed.problems, ...logEndProblems], topicsByName, observation })
+  return lagReport({ groupTopics, logEnds, problems: [...committed.problems, ...logEndProblems], topicsByName, observation: store.lagObservation() })
 }
 
 /** The topics a group committed on, in the order of its offsets, those kept. */

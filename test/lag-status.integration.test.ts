@@ -207,7 +207,7 @@ t.test('without the group mirror, samples feed the history: commits, log ends an
   await store.checkReady()
   setTime(900)
   await lagOf('ok', sampled) // lag is being read: the sampler runs from now on
-  const history = (): ReturnType<typeof store.observeLag>['history'] => store.observeLag([], new Map()).history
+  const history = (): ReturnType<typeof store.lagObservation>['history'] => store.lagObservation().history
   await etcd.client.put(logEndKey('ok')).value(String(produced(900)))
   t.ok(await eventually(async () => history().logEndObservations('ok', 0).at(-1)?.offset === produced(900), 20_000, 20), 'a sample read the log end')
   await etcd.client.put(commitKey('ok')).value(`{"offset":7000,"metadata":"","committed_at":"${stamp(900)}"}`)
