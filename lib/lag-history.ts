@@ -75,6 +75,8 @@ export class LagHistory {
   /** group → `${topic}/${partition}` → commits [offset, at, logEnd or NaN]. */
   private readonly windows = new Map<string, Map<string, Series>>()
   private windowCount = 0
+  /** topic → partition → how many groups keep a window on it. */
+  private readonly tracked = new Map<string, Map<number, number>>()
   /** topic → partition → distinct log-end values [offset, firstSeen, lastSeen]. */
   private readonly logEnds = new Map<string, Map<number, Series>>()
   /** A group's state as last seen (its metadata), for the rebalance guard. */
@@ -101,6 +103,7 @@ export class LagHistory {
       if (group === undefined) this.windows.set(groupId, group = new Map())
       group.set(key, window = new Series())
       this.windowCount++
+      this.track(topic, partition, 1)
     }
     const parsed = Date.parse(committedAt)
     const at = Number.isNaN(parsed) ? this.clock() : parsed
@@ -118,7 +121,22 @@ export class LagHistory {
     const group = this.windows.get(groupId)
     if (group?.delete(`${topic}/${partition}`) !== true) return
     this.windowCount--
+    this.track(topic, partition, -1)
     if (group.size === 0) this.windows.delete(groupId)
+  }
+
+  /** The partitions some group keeps a window on, by topic: whose log ends a sample reads. */
+  trackedPartitions (): ReadonlyMap<string, ReadonlyMap<number, number>> {
+    return this.tracked
+  }
+
+  private track (topic: string, partition: number, by: number): void {
+    let partitions = this.tracked.get(topic)
+    if (partitions === undefined) this.tracked.set(topic, partitions = new Map())
+    const count = (partitions.get(partition) ?? 0) + by
+    if (count > 0) partitions.set(partition, count)
+    else partitions.delete(partition)
+    if (partitions.size === 0) this.tracked.delete(topic)
   }
 
   /** A log end read now. */

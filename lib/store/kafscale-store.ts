@@ -1,5 +1,5 @@
 import { CorruptValueError, isCodedError, SnapshotUnavailableError } from '../errors.ts'
-import { CONSUMERS_PREFIX, GROUP_LEASES_PREFIX, PARTITION_LEASES_PREFIX, TOPICS_PREFIX, groupMetadataKey, groupOffsetsPrefix, groupPrefix, parsePartitionLeaseKey, parseTopicKey, SNAPSHOT_KEY, topicConfigKey, topicPartitionsPrefix } from '../kafscale/keys.ts'
+import { CONSUMERS_PREFIX, GROUP_LEASES_PREFIX, PARTITION_LEASES_PREFIX, TOPICS_PREFIX, groupMetadataKey, groupOffsetsPrefix, groupPrefix, nextOffsetKey, parsePartitionLeaseKey, parseTopicKey, SNAPSHOT_KEY, topicConfigKey, topicPartitionsPrefix } from '../kafscale/keys.ts'
 import { assertGroupId } from '../kafscale/names.ts'
 import { decodeTopicConfig, type TopicConfig } from '../kafscale/messages.ts'
 import { decodeNextOffset } from '../kafscale/offsets.ts'
@@ -469,21 +469,50 @@ export class KafscaleStore {
   }
 
   /**
-   * A sample for the lag history while lag is being read: every log end (one range), and where
-   * the mirror's watch does not deliver commits, every commit and group state (the reads record
-   * what they return). Failures are the connection state's to report; the next sample tries again.
+   * A sample for the lag history while lag is being read: where the mirror's watch does not
+   * deliver commits, every commit and group state (the reads record what they return); then the
+   * log ends of the topics tracked groups commit on. Failures are the connection state's to
+   * report; the next sample tries again.
    */
   private async sampleLag (): Promise<void> {
     if (this.lagSampling || Date.now() - this.lastLagRead > DEFAULT_GROUP_MIRROR_IDLE_MS) return
     this.lagSampling = true
     try {
-      await this.topicKeys()
       if (this.mirror.current() === undefined) await Promise.all([this.allGroupOffsets(), this.listGroups()])
+      await this.sampleLogEnds()
     } catch {
       // Recorded as the connection state by the backend wrapper.
     } finally {
       this.lagSampling = false
     }
+  }
+
+  /**
+   * The next_offset of every partition of the topics some tracked group commits on, and nothing
+   * else under /kafscale/topics/ (on a big cluster ~100k keys, most of them of topics nobody
+   * consumes, partition states, configs): exact keys in one transaction (batches of it).
+   */
+  private async sampleLogEnds (): Promise<void> {
+    const places: Array<{ topic: string, partition: number, key: string }> = []
+    for (const [topic, committed] of this.lagHistory.trackedPartitions()) {
+      const known = this.view?.topicsByName.get(topic)?.partitions.map((p) => p.partition) ?? []
+      try {
+        for (const partition of new Set([...known, ...committed.keys()])) places.push({ topic, partition, key: nextOffsetKey(topic, partition) })
+      } catch {
+        // No topic can have this name (a key KafScale did not write): it has no log end to read.
+      }
+    }
+    if (places.length === 0) return
+    const values = await this.kv.getMany(places.map((p) => p.key))
+    places.forEach(({ topic, partition }, i) => {
+      const value = values[i]
+      if (value === undefined) return
+      try {
+        this.lagHistory.observeLogEnd(topic, partition, decodeNextOffset(value.toString('utf8')))
+      } catch {
+        // Left out: the reads that answer report it.
+      }
+    })
   }
 
   /**
