@@ -75,10 +75,11 @@ export function lagReport ({ groupTopics, logEnds, problems, topicsByName, obser
   const unreadable = new Set(problems.map((p) => p.key))
   const rows: LagReport['rows'] = []
   for (const { group, topics } of groupTopics) {
+    const committedByTopic = partitionsByTopic(group)
     for (const topic of topics) {
       const ends = logEnds.get(topic) ?? new Map<number, bigint>()
       const known = topicsByName.get(topic)
-      const committedHere = [...group.offsets.values()].filter((o) => o.topic === topic).map((o) => o.partition)
+      const committedHere = committedByTopic.get(topic) ?? []
       for (const partition of new Set([...(known?.partitions.map((p) => p.partition) ?? []), ...committedHere])) {
         const committedOffset = group.offsets.get(`${topic}/${partition}`)?.record.offset
         const end = ends.get(partition)
@@ -116,6 +117,17 @@ export function lagReport ({ groupTopics, logEnds, problems, topicsByName, obser
   }
   rows.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
   return { rows, ...summarize(rows.map((r) => r.row)), problems: [...problems].sort((a, b) => compareStrings(a.key, b.key)), observation }
+}
+
+/** A group's committed partitions by topic, in the order of its offsets: one pass, not one per topic. */
+function partitionsByTopic (group: GroupOffsets): Map<string, number[]> {
+  const out = new Map<string, number[]>()
+  for (const { topic, partition } of group.offsets.values()) {
+    const partitions = out.get(topic)
+    if (partitions === undefined) out.set(topic, [partition])
+    else partitions.push(partition)
+  }
+  return out
 }
 
 async function oneGroup (store: MetadataReader, groupId: string): Promise<{ groups: GroupOffsets[], problems: KeyProblem[] }> {
