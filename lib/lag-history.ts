@@ -75,6 +75,8 @@ export class LagHistory {
   /** group → `${topic}/${partition}` → commits [offset, at, logEnd or NaN]. */
   private readonly windows = new Map<string, Map<string, Series>>()
   private windowCount = 0
+  /** topic → partition → how many groups keep a window on it. */
+  private readonly tracked = new Map<string, Map<number, number>>()
   /** topic → partition → distinct log-end values [offset, firstSeen, lastSeen]. */
   private readonly logEnds = new Map<string, Map<number, Series>>()
   /** A group's state as last seen (its metadata), for the rebalance guard. */
@@ -101,6 +103,7 @@ export class LagHistory {
       if (group === undefined) this.windows.set(groupId, group = new Map())
       group.set(key, window = new Series())
       this.windowCount++
+      this.track(topic, partition, 1)
     }
     const parsed = Date.parse(committedAt)
     const at = Number.isNaN(parsed) ? this.clock() : parsed
@@ -118,7 +121,22 @@ export class LagHistory {
     const group = this.windows.get(groupId)
     if (group?.delete(`${topic}/${partition}`) !== true) return
     this.windowCount--
+    this.track(topic, partition, -1)
     if (group.size === 0) this.windows.delete(groupId)
+  }
+
+  /** The partitions some group keeps a window on, by topic: whose log ends a sample reads. */
+  trackedPartitions (): ReadonlyMap<string, ReadonlyMap<number, number>> {
+    return this.tracked
+  }
+
+  private track (topic: string, partition: number, by: number): void {
+    let partitions = this.tracked.get(topic)
+    if (partitions === undefined) this.tracked.set(topic, partitions = new Map())
+    const count = (partitions.get(partition) ?? 0) + by
+    if (count > 0) partitions.set(partition, count)
+    else partitions.delete(partition)
+    if (partitions.size === 0) this.tracked.delete(topic)
   }
 
   /** A log end read now. */
@@ -170,6 +188,17 @@ export class LagHistory {
     return out
   }
 
+  /** The latest log end read of each partition of these topics (those read at all). */
+  latestLogEnds (topics: Iterable<string>): Map<string, Map<number, bigint>> {
+    const out = new Map<string, Map<number, bigint>>()
+    for (const topic of topics) {
+      const byPartition = this.logEnds.get(topic)
+      if (byPartition === undefined) continue
+      out.set(topic, new Map([...byPartition].map(([partition, series]) => [partition, BigInt(series.at(series.length - 1, 0))])))
+    }
+    return out
+  }
+
   /** The log end known at `at`: the latest value first seen by then. */
   private logEndAt (topic: string, partition: number, at: number): number | undefined {
     const series = this.logEnds.get(topic)?.get(partition)
@@ -183,3 +212,19 @@ export class LagHistory {
 
 /** The history as a lag read judges by it. */
 export type LagHistoryReader = Pick<LagHistory, 'commits' | 'spanMs' | 'since' | 'commitWindow' | 'logEndObservations' | 'groupState' | 'full'>
+
+/**
+ * The history's read methods on an object of their own, bound: whoever holds it (a tool, a
+ * plugin) cannot reach the history's writes and feed it commits or log ends etcd never held.
+ */
+export function readOnlyHistory (history: LagHistory): LagHistoryReader {
+  return Object.freeze({
+    commits: history.commits,
+    spanMs: history.spanMs,
+    since: history.since,
+    commitWindow: history.commitWindow.bind(history),
+    logEndObservations: history.logEndObservations.bind(history),
+    groupState: history.groupState.bind(history),
+    full: history.full.bind(history)
+  })
+}

@@ -1,5 +1,6 @@
 import { groupOffsetKey, nextOffsetKey } from './kafscale/keys.ts'
-import { compareStrings, type GroupOffsets, type LagObservation, type MetadataReader, type KeyProblem } from './store/kafscale-store.ts'
+import type { GroupOffsets, LagObservation, MetadataReader, SnapshotView } from './store/kafscale-store.ts'
+import { compareStrings, type KeyProblem } from './store/key-problems.ts'
 import { evidenceOf, groupEstimates, judgePartition, summarizeStatuses, type Estimates, type Evidence, type PartitionFacts, type PartitionJudgement, type StatusSummary } from './lag-status.ts'
 
 // Consumer lag as the broker's lag sampler defines it (contract §3.4), but not clamped and
@@ -44,37 +45,62 @@ const INT64_MAX = (1n << 63n) - 1n
 /** Lag of one group or all: one range for the offsets, one range per topic for the log ends. */
 export async function computeLag (store: MetadataReader, options: { groupId?: string, keepTopic?: (topic: string) => boolean }): Promise<LagReport> {
   const { topicsByName } = store.snapshotView()
-  const keep = options.keepTopic ?? (() => true)
   const committed = options.groupId !== undefined ? await oneGroup(store, options.groupId) : await store.allGroupOffsets()
-  const groupTopics = committed.groups.map((g) => ({ group: g, topics: [...new Set([...g.offsets.values()].map((o) => o.topic))].filter(keep) }))
+  const groupTopics = committed.groups.map((group) => ({ group, topics: committedTopics(group, options.keepTopic) }))
   const { offsets: logEnds, problems: logEndProblems } = await store.nextOffsets(groupTopics.flatMap((g) => g.topics))
-  const unreadable = new Set([...committed.problems, ...logEndProblems].map((p) => p.key))
-  const observation = store.observeLag(committed.groups, logEnds)
+  return lagReport({ groupTopics, logEnds, problems: [...committed.problems, ...logEndProblems], topicsByName, observation: store.lagObservation() })
+}
 
+/** The topics a group committed on, in the order of its offsets, those kept. */
+export function committedTopics (group: GroupOffsets, keep: (topic: string) => boolean = () => true): string[] {
+  return [...new Set([...group.offsets.values()].map((o) => o.topic))].filter(keep)
+}
+
+export interface LagInputs {
+  groupTopics: ReadonlyArray<{ group: GroupOffsets, topics: readonly string[] }>
+  logEnds: ReadonlyMap<string, ReadonlyMap<number, bigint>>
+  /** Offset records and log ends that could not be read. */
+  problems: readonly KeyProblem[]
+  topicsByName: SnapshotView['topicsByName']
+  observation: LagObservation
+  /**
+   * Why a partition missing from `logEnds` has no lag; undefined: it has no next_offset in etcd,
+   * which means 0 (nothing flushed to S3 yet).
+   */
+  logEndMissing?: string
+}
+
+/** The lag report of offsets and log ends in hand: no request. */
+export function lagReport ({ groupTopics, logEnds, problems, topicsByName, observation, logEndMissing }: LagInputs): LagReport {
+  const unreadable = new Set(problems.map((p) => p.key))
   const rows: LagReport['rows'] = []
   for (const { group, topics } of groupTopics) {
+    const committedByTopic = partitionsByTopic(group)
     for (const topic of topics) {
       const ends = logEnds.get(topic) ?? new Map<number, bigint>()
       const known = topicsByName.get(topic)
-      const committedHere = [...group.offsets.values()].filter((o) => o.topic === topic).map((o) => o.partition)
+      const committedHere = committedByTopic.get(topic) ?? []
       for (const partition of new Set([...(known?.partitions.map((p) => p.partition) ?? []), ...committedHere])) {
         const committedOffset = group.offsets.get(`${topic}/${partition}`)?.record.offset
         const end = ends.get(partition)
         const logEnd = end ?? 0n
         const commitUnreadable = committedOffset === undefined && unreadable.has(groupOffsetKey(group.groupId, topic, partition))
         const endUnreadable = end === undefined && unreadable.has(nextOffsetKey(topic, partition))
-        const lag = committedOffset === undefined || endUnreadable ? null : logEnd - committedOffset
+        const endUnknown = endUnreadable || (end === undefined && logEndMissing !== undefined)
+        const lag = committedOffset === undefined || endUnknown ? null : logEnd - committedOffset
         const reason = commitUnreadable
           ? 'committed offset unreadable (see errors)'
           : committedOffset === undefined
             ? 'never committed'
             : endUnreadable
               ? 'next_offset unreadable (see errors)'
-              : known === undefined
-                ? 'topic not in the cluster metadata (deleted?)'
-                : end === undefined
-                  ? 'no next_offset in etcd: nothing flushed to S3 yet'
-                  : lag! < 0n ? 'committed offset is ahead of the log end' : undefined
+              : endUnknown
+                ? logEndMissing
+                : known === undefined
+                  ? 'topic not in the cluster metadata (deleted?)'
+                  : end === undefined
+                    ? 'no next_offset in etcd: nothing flushed to S3 yet'
+                    : lag! < 0n ? 'committed offset is ahead of the log end' : undefined
         const row: LagRow = {
           group_id: group.groupId,
           topic,
@@ -90,8 +116,18 @@ export async function computeLag (store: MetadataReader, options: { groupId?: st
     }
   }
   rows.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
-  const problems = [...committed.problems, ...logEndProblems].sort((a, b) => compareStrings(a.key, b.key))
-  return { rows, ...summarize(rows.map((r) => r.row)), problems, observation }
+  return { rows, ...summarize(rows.map((r) => r.row)), problems: [...problems].sort((a, b) => compareStrings(a.key, b.key)), observation }
+}
+
+/** A group's committed partitions by topic, in the order of its offsets: one pass, not one per topic. */
+function partitionsByTopic (group: GroupOffsets): Map<string, number[]> {
+  const out = new Map<string, number[]>()
+  for (const { topic, partition } of group.offsets.values()) {
+    const partitions = out.get(topic)
+    if (partitions === undefined) out.set(topic, [partition])
+    else partitions.push(partition)
+  }
+  return out
 }
 
 async function oneGroup (store: MetadataReader, groupId: string): Promise<{ groups: GroupOffsets[], problems: KeyProblem[] }> {

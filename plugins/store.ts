@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import { assertOptions, hostPortUrl, positive, problemOf, wholeNumber } from '../lib/config/checks.ts'
 import { EtcdBackend, type EtcdBackendOptions } from '../lib/store/etcd-backend.ts'
-import { ChangeFeed } from '../lib/store/change-feed.ts'
+import { ChangeFeed, MAX_REJUDGE_MS } from '../lib/store/change-feed.ts'
 import { KafscaleStore } from '../lib/store/kafscale-store.ts'
 import type { KvBackend } from '../lib/store/kv.ts'
 
@@ -47,7 +47,9 @@ export default fp<StorePluginOptions>(async function store (app, options) {
   }
   const { groupMirrorMaxKeys, lagWindowCommits, lagWindowSpanMs, lagSampleIntervalMs, clock } = options
   const kafscaleStore = new KafscaleStore(backend, app.log.child({ component: 'store' }), { groupMirrorMaxKeys, lagWindowCommits, lagWindowSpanMs, lagSampleIntervalMs, ...(clock !== undefined ? { clock } : {}) })
-  const changeFeed = new ChangeFeed(kafscaleStore, { onError: (err) => { app.log.warn({ err: err.message }, 'change feed') } })
+  // A subscribed group is judged again as often as its log ends are sampled (within a bound): a status changes with time alone.
+  const rejudgeMs = Math.min(lagSampleIntervalMs || MAX_REJUDGE_MS, MAX_REJUDGE_MS)
+  const changeFeed = new ChangeFeed(kafscaleStore, { rejudgeMs, onError: (err) => { app.log.warn({ err: err.message }, 'change feed') } })
   app.decorate('kafscaleStore', kafscaleStore)
   app.decorate('changeFeed', changeFeed)
   kafscaleStore.start()

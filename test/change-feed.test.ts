@@ -1,8 +1,9 @@
 import t from 'tap'
 import { ChangeFeed, type ClusterChange } from '../lib/store/change-feed.ts'
-import { KafscaleStore } from '../lib/store/kafscale-store.ts'
+import { KafscaleStore, type KafscaleStoreOptions } from '../lib/store/kafscale-store.ts'
+import { computeLag } from '../lib/lag.ts'
 import { MemoryBackend } from '../lib/store/memory-backend.ts'
-import { SNAPSHOT_KEY, groupMetadataKey, groupOffsetKey, topicConfigKey } from '../lib/kafscale/keys.ts'
+import { SNAPSHOT_KEY, groupMetadataKey, groupOffsetKey, nextOffsetKey, topicConfigKey } from '../lib/kafscale/keys.ts'
 import { encodeConsumerGroup } from '../lib/kafscale/messages.ts'
 import { encoded, snapshotWith } from './helpers/cluster-builder.ts'
 import { eventually } from './helpers/wait.ts'
@@ -13,10 +14,10 @@ import { eventually } from './helpers/wait.ts'
 
 const silent = { info () {}, warn () {}, error () {} }
 
-async function setup (t: { teardown: (fn: () => Promise<void>) => void }, groupMirrorIdleMs?: number): Promise<{ kv: MemoryBackend, store: KafscaleStore, feed: ChangeFeed }> {
+async function setup (t: { teardown: (fn: () => Promise<void>) => void }, options: KafscaleStoreOptions = {}): Promise<{ kv: MemoryBackend, store: KafscaleStore, feed: ChangeFeed }> {
   const kv = new MemoryBackend()
   kv.put(SNAPSHOT_KEY, encoded(snapshotWith([])))
-  const store = new KafscaleStore(kv, silent, groupMirrorIdleMs !== undefined ? { groupMirrorIdleMs } : {})
+  const store = new KafscaleStore(kv, silent, options)
   store.start()
   await store.checkReady()
   const feed = new ChangeFeed(store, { coalesceMs: 20 })
@@ -53,8 +54,10 @@ t.test('a burst of snapshot writes is told once; a topic that came and went with
   t.same(batches.slice(1), [[{ kind: 'topic', name: 't3', change: 'changed' }]], 'a leader move is a topic change, not an overview change')
 })
 
-t.test('groups: followed only while a listener wants them; heartbeat-only rewrites are no change', async (t) => {
-  const { kv, store, feed } = await setup(t)
+t.test('groups: followed only while a listener wants them; heartbeats and commits that leave the lag status are no change', async (t) => {
+  // Commits at 12:00:00 to 12:00:08, judged at 12:00:10.
+  const { kv, store, feed } = await setup(t, { clock: () => Date.parse('2026-03-01T12:00:10Z') })
+  kv.put(nextOffsetKey('orders', 0), '10')
   const { batches, deliver } = collect()
   const topicsOnly = feed.listen(() => {})
   t.equal(store.health().groupMirror.state, 'idle', 'a listener without groups starts no group watch')
@@ -63,13 +66,13 @@ t.test('groups: followed only while a listener wants them; heartbeat-only rewrit
   const listsOnly = feed.listen(lists.deliver, { groups: true })
   t.ok(await eventually(async () => store.health().groupMirror.state === 'synced', 10_000, 5), 'one that wants groups does')
 
-  const metadata = (heartbeatAt: string): Uint8Array => encodeConsumerGroup({
+  const metadata = (heartbeatAt: string, generationId = 1): Uint8Array => encodeConsumerGroup({
     groupId: 'g',
     state: 'stable',
     protocolType: 'consumer',
     protocol: 'range',
     leader: 'm',
-    generationId: 1,
+    generationId,
     rebalanceTimeoutMs: 1000,
     members: { m: { clientId: 'm', clientHost: '/10.0.0.1', heartbeatAt, assignments: [], subscriptions: ['orders'], sessionTimeoutMs: 45000 } }
   })
@@ -78,19 +81,24 @@ t.test('groups: followed only while a listener wants them; heartbeat-only rewrit
   t.same(batches[0], [{ kind: 'group', groupId: 'g', change: 'appeared' }])
   kv.put(groupMetadataKey('g'), metadata('12:00:03'))
 
-  const commit = (offset: number, at: string): string => `{"offset":${offset},"metadata":"","committed_at":"${at}"}`
+  const commit = (offset: number, at: string): string => `{"offset":${offset},"metadata":"","committed_at":"2026-03-01T${at}Z"}`
   kv.put(groupOffsetKey('h', 'orders', 0), commit(5, '12:00:00'))
   t.ok(await arrived(batches, 2))
   t.same(batches[1], [{ kind: 'group', groupId: 'h', change: 'appeared' }], 'g\'s heartbeat in the same window was no change')
+  // A lag read: the history now knows the log end, which the next judgement of h uses.
+  await computeLag(store, { groupId: 'h' })
   kv.put(groupOffsetKey('h', 'orders', 0), commit(5, '12:00:05'))
   kv.put(groupOffsetKey('h', 'orders', 0), commit(6, '12:00:06'))
   kv.put(groupOffsetKey('h', 'orders', 0), commit(6, '12:00:07'))
   t.ok(await arrived(batches, 3))
-  t.same(batches[2], [{ kind: 'group', groupId: 'h', change: 'changed' }], 'three commits in a window, one change')
-  kv.put(groupOffsetKey('h', 'orders', 0), commit(6, '12:00:08'))
-  kv.delete(groupOffsetKey('h', 'orders', 0))
+  t.same(batches[2], [{ kind: 'group', groupId: 'h', change: 'changed' }], 'three commits in a window, one change: no_data to consuming')
+  kv.put(groupOffsetKey('h', 'orders', 0), commit(7, '12:00:08'))
+  kv.put(groupMetadataKey('g'), metadata('12:00:08', 2))
   t.ok(await arrived(batches, 4))
-  t.same(batches[3], [{ kind: 'group', groupId: 'h', change: 'gone' }], 'a commit of the same offset was nothing; the delete is')
+  t.same(batches[3], [{ kind: 'group', groupId: 'g', change: 'changed' }], 'g\'s new generation is a change; a commit that left h consuming was none')
+  kv.delete(groupOffsetKey('h', 'orders', 0))
+  t.ok(await arrived(batches, 5))
+  t.same(batches[4], [{ kind: 'group', groupId: 'h', change: 'gone' }], 'the delete is')
 
   t.same(lists.batches, [
     [{ kind: 'group', groupId: 'g', change: 'appeared' }],
@@ -104,7 +112,7 @@ t.test('groups: followed only while a listener wants them; heartbeat-only rewrit
 })
 
 t.test('the group mirror does not stop for want of reads while groups are followed', async (t) => {
-  const { kv, store, feed } = await setup(t, 5)
+  const { kv, store, feed } = await setup(t, { groupMirrorIdleMs: 5 })
   const { batches, deliver } = collect()
   feed.listen(deliver, { groups: true })
   t.ok(await eventually(async () => store.health().groupMirror.state === 'synced', 10_000, 5))

@@ -99,8 +99,12 @@ t.test('KafScale\'s documented mcp block renders a working, safer set', async (t
     etcdEndpoints: ['http://etcd.kafscale.svc:2379'],
     brokerMetricsUrl: 'http://kafscale-broker.kafscale.svc:9093/metrics',
     sessionTimeoutMs: 1_800_000,
-    auditStdout: true
+    auditStdout: true,
+    lagWindowCommits: 10,
+    lagWindowSpanMs: 900_000,
+    lagSampleIntervalMs: 30_000
   })
+  t.notOk(env.KAFSCALE_MCP_LAG_WINDOW_SPAN ?? env.KAFSCALE_MCP_LAG_SAMPLE_INTERVAL, 'an unset duration is left to the service')
 })
 
 t.test('a full OIDC + RBAC + audit values file renders what it says', async (t) => {
@@ -136,8 +140,13 @@ t.test('a full OIDC + RBAC + audit values file renders what it says', async (t) 
     KAFSCALE_MCP_MAX_STREAMS: '4',
     KAFSCALE_MCP_MAX_STREAMS_TOTAL: '200',
     KAFSCALE_MCP_ALLOWED_ORIGINS: 'console.example.com',
-    KAFSCALE_MCP_PLUGINS: '/plugins/partition-leaders/index.ts'
+    KAFSCALE_MCP_PLUGINS: '/plugins/partition-leaders/index.ts',
+    KAFSCALE_MCP_LAG_WINDOW_COMMITS: '20',
+    KAFSCALE_MCP_LAG_WINDOW_SPAN: '30m',
+    KAFSCALE_MCP_LAG_SAMPLE_INTERVAL: '10s'
   })
+  const lagEnv = Object.fromEntries(Object.entries(env).filter(([name]) => name.startsWith('KAFSCALE_MCP_LAG_')))
+  t.match(loadConfig(['--http-addr', '127.0.0.1:0'], lagEnv), { lagWindowCommits: 20, lagWindowSpanMs: 1_800_000, lagSampleIntervalMs: 10_000 }, 'the lag settings as the service reads them')
   t.notOk('KAFSCALE_MCP_AUTH_TOKEN_FILE' in env, 'no static token in OIDC mode')
   const configMap = manifests.find((m) => m.kind === 'ConfigMap')!
   const policy = parsePolicy(configMap.data['policy.yaml'], 'policy.yaml')
@@ -162,6 +171,9 @@ t.test('values.schema.json rejects a misspelled key and a wrong type', async (t)
   const wrongType = await helm(['template', 'kafscale', CHART, '-f', fixture('kafscale-docs-values.yaml'), '--set-string', 'mcp.replicaCount=two'])
   t.not(wrongType.code, 0)
   t.match(wrongType.stderr, /replicaCount/)
+  const tooShort = await helm(['template', 'kafscale', CHART, '-f', fixture('kafscale-docs-values.yaml'), '--set', 'mcp.lag.windowCommits=1'])
+  t.not(tooShort.code, 0)
+  t.match(tooShort.stderr, /windowCommits/)
 })
 
 t.test('no authentication configured: the install fails with the fix in words', async (t) => {

@@ -55,6 +55,8 @@ const SCRIPTS: Script[] = [
 const FRESH = 'fresh'
 const BURST = 'burst'
 const CROWD = 'crowd'
+/** A topic no group commits on. */
+const LONELY = 'lonely'
 
 let etcd: EtcdProcess
 let server: RunningServer
@@ -93,7 +95,7 @@ async function readAt (s: number): Promise<void> {
 
 t.before(async () => {
   etcd = await startEtcd()
-  await etcd.client.put(SNAPSHOT_KEY).value(encoded(snapshotWith([...SCRIPTS.map((sc) => [sc.name, 1] as [string, number]), [FRESH, 2], [BURST, 1], [CROWD, 22]])))
+  await etcd.client.put(SNAPSHOT_KEY).value(encoded(snapshotWith([...SCRIPTS.map((sc) => [sc.name, 1] as [string, number]), [FRESH, 2], [BURST, 1], [CROWD, 22], [LONELY, 1]])))
   await putMany(etcd.client, [
     ...SCRIPTS.map((sc) => [`/kafscale/consumers/${sc.name}/metadata`, group(sc.name, sc.state)] as [string, Uint8Array]),
     // Committed an hour before this replica started; partition 1 never.
@@ -207,9 +209,11 @@ t.test('without the group mirror, samples feed the history: commits, log ends an
   await store.checkReady()
   setTime(900)
   await lagOf('ok', sampled) // lag is being read: the sampler runs from now on
-  const history = (): ReturnType<typeof store.observeLag>['history'] => store.observeLag([], new Map()).history
-  await etcd.client.put(logEndKey('ok')).value(String(produced(900)))
+  const history = (): ReturnType<typeof store.lagObservation>['history'] => store.lagObservation().history
+  // One write: a sample that read the topics no group commits on would read both.
+  await putMany(etcd.client, [[logEndKey('ok'), String(produced(900))], [logEndKey(LONELY), '77']])
   t.ok(await eventually(async () => history().logEndObservations('ok', 0).at(-1)?.offset === produced(900), 20_000, 20), 'a sample read the log end')
+  t.same(history().logEndObservations(LONELY, 0), [], 'of a topic a group commits on only')
   await etcd.client.put(commitKey('ok')).value(`{"offset":7000,"metadata":"","committed_at":"${stamp(900)}"}`)
   t.ok(await eventually(async () => history().commitWindow('ok', 'ok', 0)?.at(-1)?.offset === 7000, 20_000, 20), 'a sample saw the commit')
   t.match(history().commitWindow('ok', 'ok', 0)!.at(-1), { at: now, logEnd: produced(900) }, 'with the log end a sample read before it')

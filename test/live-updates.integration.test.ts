@@ -155,8 +155,11 @@ t.test('2025 era: an HTTP+SSE session subscribes, and hears of topics and groups
 
   await client.unsubscribeResource({ uri: topicUri('fresh-sse') })
   await putTopics(['fresh-sse', 4])
+  // No lag was read, so marker's lag is unknown before and after: its status stays no_data.
   await etcd.client.put(groupOffsetKey('marker', 'orders', 0)).value('{"offset":2,"metadata":"","committed_at":"2026-03-01T12:00:09Z"}')
-  t.ok(await told(heard, groupUri('marker'), 2), 'a commit that moves the offset is an update')
+  await etcd.client.put(groupMetadataKey('live')).value(group('live', '2026-03-01T12:00:10Z', 3))
+  t.ok(await told(heard, groupUri('live'), 3), 'another generation, after the commit')
+  t.equal(heard.updated.filter((u) => u === groupUri('marker')).length, 1, 'a commit that leaves the lag status alone is no update')
   t.equal(heard.updated.filter((u) => u === topicUri('fresh-sse')).length, 1, 'an unsubscribed topic is not told')
 })
 

@@ -96,3 +96,47 @@ t.test('a plugin that cannot load stops the start with a clear message', async (
   await t.rejects(buildApp(loadConfig(['--http-addr', '127.0.0.1:0', '--log-level', 'silent', '--plugins', sloppy], {}), { backend: demoBackend() }), /tool sloppy must set annotations\.destructiveHint explicitly/)
   await t.rejects(buildApp(loadConfig(['--http-addr', '127.0.0.1:0', '--log-level', 'silent', '--plugins', `${EXAMPLE},${EXAMPLE}`], {}), { backend: demoBackend() }), /tool partition_leaders is registered twice/)
 })
+
+t.test('a plugin reads the lag history but cannot write into it', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'kafscale-plugin-'))
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
+  const tamper = join(dir, 'tamper.mjs')
+  // Every way into the history's writes a plugin could try: the store's own, the view's, its prototype's.
+  writeFileSync(tamper, `export default async function (app) {
+    app.tools.add({
+      name: 'tamper', description: 'tries to feed the lag history', input: { type: 'object' }, output: { type: 'object' },
+      annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+      handler: async (_input, ctx) => {
+        const store = ctx.require('store')
+        const history = store.lagObservation().history
+        const fake = { groupId: 'billing', offsets: new Map([['orders/0', { topic: 'orders', partition: 0, record: { offset: 999999n, metadata: '', committedAt: new Date().toISOString() } }]]) }
+        const attempts = [
+          () => store.observeLag([fake], new Map([['orders', new Map([[0, 123456789n]])]])),
+          () => history.recordCommit('billing', 'orders', 0, 999999n, new Date().toISOString()),
+          () => history.observeLogEnd('orders', 0, 123456789n),
+          () => history.setGroupState('billing', 'dead'),
+          () => Object.getPrototypeOf(history).recordCommit.call(history, 'billing', 'orders', 0, 999999n, new Date().toISOString())
+        ]
+        let written = 0
+        for (const attempt of attempts) {
+          try { attempt(); written++ } catch {}
+        }
+        return { store: Object.keys(store).sort(), history: Object.keys(history).sort(), written }
+      }
+    })
+  }\n`)
+  const server = await startServer(['--plugins', tamper], { backend: demoBackend() })
+  t.teardown(server.close)
+  const { status, body } = await callRest(server.base, 'tamper', {})
+  t.equal(status, 200)
+  t.same(body, {
+    store: ['allGroupOffsets', 'describeGroup', 'groupOffsets', 'health', 'lagObservation', 'leases', 'listGroups', 'loadedView', 'nextOffsets', 'probe', 'reload', 'snapshotView', 'topicConfigs', 'topicKeys'],
+    history: ['commitWindow', 'commits', 'full', 'groupState', 'logEndObservations', 'since', 'spanMs'],
+    written: 0
+  }, 'it reaches reads only, and none of its writes went through')
+  const lag = await callRest(server.base, 'consumer_lag', { group_id: 'billing', topics: ['orders'], evidence: 'all' })
+  const p0 = lag.body.partitions.find((p: any) => p.partition === 0)
+  t.same(p0.evidence.commits.map((c: any) => c.offset), [1822], 'the history holds the commit etcd holds')
+  t.notOk(p0.evidence.log_ends.some((o: any) => o.offset === 123456789), 'and no log end etcd never held')
+  t.equal(p0.evidence.group_state, 'stable')
+})

@@ -3,7 +3,6 @@ import { computeLag, judgeLag, type LagReport } from '../lib/lag.ts'
 import type { LagStatus } from '../lib/lag-status.ts'
 import type { ClusterMetrics } from '../lib/metrics/cluster-metrics.ts'
 import { SNAPSHOT_KEY } from '../lib/kafscale/keys.ts'
-import { logEndsByTopic } from '../lib/store/lag-feed.ts'
 import { isEtcdUnreachable, type KeyProblem, type SnapshotView, type StoreHealth } from '../lib/store/kafscale-store.ts'
 import { defineTool, observedAt, READ_ONLY, toolPlugin, type ToolContext } from '../index.ts'
 
@@ -65,8 +64,6 @@ export default toolPlugin(defineTool({
       checked.push('broker-metrics')
       findings.push(finding('warning', 'BROKER_METRICS_UNREACHABLE', `no broker metrics could be read: ${(metrics.reason as Error).message}`, ['brokers']))
     }
-    // Every log end was just read: the lag history keeps them, for the next judgement.
-    if (topicKeys.status === 'fulfilled') store.observeLag([], logEndsByTopic(topicKeys.value.logEnds))
     if (leases.status === 'fulfilled' && topicKeys.status === 'fulfilled') {
       checked.push('partition-leases')
       const committed = lag.status === 'fulfilled' ? committedPartitions(lag.value.rows.map((r) => r.row)) : new Map<string, string[]>()

@@ -13,9 +13,13 @@ import type { GroupReader, KafscaleStore, SnapshotView } from './kafscale-store.
 // Bursts are coalesced: the first change opens a window, everything in it is compared once at
 // its end, against the state at the end of the previous window. KafScale rewrites a group's
 // metadata on every heartbeat and its offsets on every commit: a group is "changed" only when
-// its answer would read differently, heartbeat and commit times aside. Comparing answers costs
-// (2 ms for a group of 2,000 partitions, 40 µs for a small one): it is done only for the
-// groups a listener names; for the others only whether they exist is followed.
+// its description would read differently (heartbeat times aside) or its judged lag status
+// changes (its status or how many partitions have each), not on every commit. Time alone
+// changes the status (a consumer that stops committing becomes stopped with no etcd event), so
+// the groups a listener names are judged again every `rejudgeMs` too, from memory (the lag
+// history the store's sampler keeps): no etcd request. Comparing answers costs (2 ms for a
+// group of 2,000 partitions, 40 µs for a small one): it is done only for the groups a listener
+// names; for the others only whether they exist is followed.
 
 export type Presence = 'appeared' | 'changed' | 'gone'
 
@@ -45,6 +49,8 @@ export interface FeedListener {
 
 /** Short enough that a change is told well within a second, long enough to gather a burst of writes. */
 export const DEFAULT_COALESCE_MS = 200
+/** A subscribed group's status follows time within this (or the lag sample interval, when shorter). */
+export const MAX_REJUDGE_MS = 30_000
 
 type Source = Pick<KafscaleStore, 'followSnapshot' | 'followGroups' | 'loadedView' | 'kv'>
 
@@ -67,6 +73,8 @@ interface ConfigWatch {
 export class ChangeFeed {
   private readonly source: Source
   private readonly coalesceMs: number
+  private readonly rejudgeMs: number
+  private rejudgeTimer: NodeJS.Timeout | undefined
   private readonly onError: (err: Error) => void
   private readonly listeners = new Set<Listener>()
   private flushTimer: NodeJS.Timeout | undefined
@@ -88,9 +96,10 @@ export class ChangeFeed {
   private readonly configWatches = new Map<string, ConfigWatch>()
   private readonly dirtyConfigs = new Set<string>()
 
-  constructor (source: Source, options: { coalesceMs?: number, onError?: (err: Error) => void } = {}) {
+  constructor (source: Source, options: { coalesceMs?: number, rejudgeMs?: number, onError?: (err: Error) => void } = {}) {
     this.source = source
     this.coalesceMs = options.coalesceMs ?? DEFAULT_COALESCE_MS
+    this.rejudgeMs = options.rejudgeMs ?? MAX_REJUDGE_MS
     this.onError = options.onError ?? (() => {})
   }
 
@@ -149,6 +158,7 @@ export class ChangeFeed {
   }
 
   private stopAll (): void {
+    this.rejudgeWhile(false)
     this.stopSnapshot?.()
     this.stopSnapshot = undefined
     this.baseView = this.latestView = undefined
@@ -173,9 +183,24 @@ export class ChangeFeed {
   private digestNamedGroups (): void {
     const named = new Set([...this.listeners].flatMap((l) => [...l.groupIds]))
     for (const groupId of this.groupDigests.keys()) if (!named.has(groupId)) this.groupDigests.delete(groupId)
+    this.rejudgeWhile(named.size > 0)
     const reader = this.groupReader
     if (reader === undefined) return
     for (const groupId of named) if (!this.groupDigests.has(groupId)) this.groupDigests.set(groupId, groupDigest(reader, groupId))
+  }
+
+  /** While a listener names groups, they are compared again every rejudgeMs, as if touched. */
+  private rejudgeWhile (wanted: boolean): void {
+    if (wanted && this.rejudgeTimer === undefined) {
+      this.rejudgeTimer = setInterval(() => {
+        if (this.knownGroups === undefined) return
+        if (this.dirtyGroups !== 'all') for (const groupId of this.groupDigests.keys()) this.dirtyGroups.add(groupId)
+        this.schedule()
+      }, this.rejudgeMs).unref()
+    } else if (!wanted) {
+      clearInterval(this.rejudgeTimer)
+      this.rejudgeTimer = undefined
+    }
   }
 
   private groupsTouched (touched: ReadonlySet<string> | undefined, reader: GroupReader): void {
@@ -336,19 +361,19 @@ function sameNumbers (a: readonly number[], b: readonly number[]): boolean {
 }
 
 /**
- * A digest of what describe_group and the group's committed offsets show, without the times a
- * live group rewrites on every heartbeat and commit; undefined for a group that does not exist.
+ * A digest of what describe_group shows, without the heartbeat times a live group rewrites, and
+ * of the group's judged lag status; undefined for a group that does not exist.
  */
 function groupDigest (reader: GroupReader, groupId: string): string | undefined {
   let visible: unknown
   try {
     const description = reader.describe(groupId)
-    const { group, problems } = reader.offsets(groupId)
+    const { problems } = reader.offsets(groupId)
     visible = {
       description: description.metadata === 'stored'
         ? { ...description.group, members: Object.fromEntries(Object.entries(description.group.members).map(([id, m]) => [id, { ...m, heartbeatAt: '' }])) }
         : description,
-      offsets: [...group.offsets.values()].map((o) => [o.topic, o.partition, String(o.record.offset), o.record.metadata]),
+      lag: reader.lagStatus(groupId),
       problems: problems.map((p) => [p.key, p.code])
     }
   } catch (err) {

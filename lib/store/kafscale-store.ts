@@ -1,11 +1,13 @@
 import { CorruptValueError, isCodedError, SnapshotUnavailableError } from '../errors.ts'
-import { CONSUMERS_PREFIX, GROUP_LEASES_PREFIX, PARTITION_LEASES_PREFIX, TOPICS_PREFIX, groupMetadataKey, groupOffsetsPrefix, groupPrefix, parsePartitionLeaseKey, parseTopicKey, SNAPSHOT_KEY, topicConfigKey, topicPartitionsPrefix } from '../kafscale/keys.ts'
+import { CONSUMERS_PREFIX, GROUP_LEASES_PREFIX, PARTITION_LEASES_PREFIX, TOPICS_PREFIX, groupMetadataKey, groupOffsetsPrefix, groupPrefix, nextOffsetKey, parsePartitionLeaseKey, parseTopicKey, SNAPSHOT_KEY, topicConfigKey, topicPartitionsPrefix } from '../kafscale/keys.ts'
 import { assertGroupId } from '../kafscale/names.ts'
 import { decodeTopicConfig, type TopicConfig } from '../kafscale/messages.ts'
 import { decodeNextOffset } from '../kafscale/offsets.ts'
 import { decodeSnapshot, EMPTY_SNAPSHOT, type ClusterSnapshot, type SnapshotTopic } from '../kafscale/snapshot.ts'
 import { DEFAULT_GROUP_MIRROR_IDLE_MS, DEFAULT_GROUP_MIRROR_MAX_KEYS, GroupMirror, type GroupMirrorStatus } from './group-mirror.ts'
-import { LagHistory, type LagHistoryReader } from '../lag-history.ts'
+import { LagHistory, readOnlyHistory, type LagHistoryReader } from '../lag-history.ts'
+import { committedTopics, judgeLag, lagReport } from '../lag.ts'
+import type { StatusSummary } from '../lag-status.ts'
 import { feedCommits, feedConsumerKey, feedLogEnds, logEndsByTopic } from './lag-feed.ts'
 import { GroupState, type GroupDescription, type GroupOffsets, type GroupSummary } from './group-state.ts'
 import { compareStrings, decodeOrReport, sortProblems, type KeyProblem } from './key-problems.ts'
@@ -60,7 +62,15 @@ export interface GroupReader {
   has: (groupId: string) => boolean
   describe: (groupId: string) => GroupDescription
   offsets: (groupId: string) => ReturnType<GroupState['groupOffsets']>
+  /**
+   * The group's lag status as consumer_lag would judge it now, from memory alone: these
+   * offsets, the lag history, and the log ends last read (a partition whose log end was never
+   * read is no_data). Undefined for a group that committed nothing.
+   */
+  lagStatus: (groupId: string) => GroupLagStatus | undefined
 }
+
+export type GroupLagStatus = Pick<StatusSummary, 'status' | 'status_counts'>
 
 export interface StoredTopicConfig {
   name: string
@@ -71,8 +81,10 @@ export interface StoredTopicConfig {
 /**
  * What a tool may do with the metadata: read it, or ask etcd again (probe, reload). No raw
  * key-value access and no close: a tool cannot write to etcd or end the service's connection.
+ * The lag history is fed by the store's own reads only (and the group mirror's watch): a tool
+ * gets a read-only view of it, so it cannot make the history hold what etcd never held.
  */
-export const METADATA_READS = ['snapshotView', 'loadedView', 'health', 'probe', 'reload', 'listGroups', 'describeGroup', 'groupOffsets', 'allGroupOffsets', 'nextOffsets', 'topicKeys', 'topicConfigs', 'leases', 'observeLag'] as const
+export const METADATA_READS = ['snapshotView', 'loadedView', 'health', 'probe', 'reload', 'listGroups', 'describeGroup', 'groupOffsets', 'allGroupOffsets', 'nextOffsets', 'topicKeys', 'topicConfigs', 'leases', 'lagObservation'] as const
 export type MetadataReader = Pick<KafscaleStore, typeof METADATA_READS[number]>
 
 export interface KafscaleStoreOptions {
@@ -117,6 +129,7 @@ export class KafscaleStore {
   private readonly snapshotFollowers = new Set<(view: SnapshotView) => void>()
   private readonly snapshotGarbage = new CollectAfterLargeDecodes(SNAPSHOT_GARBAGE)
   private readonly lagHistory: LagHistory
+  private readonly lagReader: LagHistoryReader
   private readonly lagSampleIntervalMs: number
   private lagSampler: NodeJS.Timeout | undefined
   private lagSampling = false
@@ -137,6 +150,7 @@ export class KafscaleStore {
       maxPartitions: options.groupMirrorMaxKeys || DEFAULT_GROUP_MIRROR_MAX_KEYS,
       ...(options.clock !== undefined ? { clock: options.clock } : {})
     })
+    this.lagReader = readOnlyHistory(this.lagHistory)
     this.lagSampleIntervalMs = options.lagSampleIntervalMs ?? 0
     this.mirror = new GroupMirror(this.kv, {
       contact: () => { this.markConnected() },
@@ -257,7 +271,8 @@ export class KafscaleStore {
         ids: () => state.listGroups(this.topicExists).groups.map((g) => g.groupId),
         has: (groupId) => state.has(groupId, this.topicExists),
         describe: (groupId) => state.describeGroup(groupId, this.topicExists),
-        offsets: (groupId) => state.groupOffsets(groupId, this.topicExists)
+        offsets: (groupId) => state.groupOffsets(groupId, this.topicExists),
+        lagStatus: (groupId) => this.judgeFromMemory(state, groupId)
       })
     })
   }
@@ -324,6 +339,9 @@ export class KafscaleStore {
         if (value === undefined) state!.delete(key) // deleted between the two reads
         else state!.put(key, value)
       })
+      const listed = state.listGroups(this.topicExists)
+      for (const g of listed.groups) this.lagHistory.setGroupState(g.groupId, g.state)
+      return listed
     }
     return state.listGroups(this.topicExists)
   }
@@ -344,14 +362,20 @@ export class KafscaleStore {
   /** A group's committed offsets; without the mirror, one range read over the group's prefix. */
   async groupOffsets (groupId: string): Promise<{ group: GroupOffsets, problems: KeyProblem[] }> {
     assertGroupId(groupId)
-    const state = await this.mirrored() ?? GroupState.of(await this.kv.range(groupPrefix(groupId)))
-    return state.groupOffsets(groupId, this.topicExists)
+    const state = await this.mirrored()
+    if (state !== undefined) return state.groupOffsets(groupId, this.topicExists)
+    const read = GroupState.of(await this.kv.range(groupPrefix(groupId))).groupOffsets(groupId, this.topicExists)
+    feedCommits(this.lagHistory, [read.group])
+    return read
   }
 
   /** Every group's committed offsets; without the mirror, one range read over /kafscale/consumers/. */
   async allGroupOffsets (): Promise<{ groups: GroupOffsets[], problems: KeyProblem[] }> {
-    const state = await this.mirrored() ?? GroupState.of(await this.kv.range(CONSUMERS_PREFIX))
-    return state.allGroupOffsets(this.topicExists)
+    const state = await this.mirrored()
+    if (state !== undefined) return state.allGroupOffsets(this.topicExists)
+    const read = GroupState.of(await this.kv.range(CONSUMERS_PREFIX)).allGroupOffsets(this.topicExists)
+    feedCommits(this.lagHistory, read.groups)
+    return read
   }
 
   /**
@@ -374,7 +398,9 @@ export class KafscaleStore {
       }
       return [topic, offsets] as const
     })
-    return { offsets: new Map(byTopic), problems: sortProblems(problems) }
+    const offsets = new Map(byTopic)
+    feedLogEnds(this.lagHistory, offsets)
+    return { offsets, problems: sortProblems(problems) }
   }
 
   /**
@@ -394,6 +420,7 @@ export class KafscaleStore {
         decodeOrReport(key, () => decodeTopicConfig(value), problems)
       }
     }
+    feedLogEnds(this.lagHistory, logEndsByTopic(logEnds))
     return { logEnds, problems: sortProblems(problems) }
   }
 
@@ -416,38 +443,76 @@ export class KafscaleStore {
   }
 
   /**
-   * Records what a lag read saw (its log ends, stamped now, and its commits) into the in-memory
-   * history and returns the history to judge it by: no etcd request.
+   * The lag history to judge a lag read by, and the time to judge it at: no etcd request. What
+   * the read saw is in it already (the reads above record it). Asking counts as reading lag,
+   * which keeps the sampler going.
    */
-  observeLag (groups: readonly GroupOffsets[], logEnds: ReadonlyMap<string, ReadonlyMap<number, bigint>>): LagObservation {
+  lagObservation (): LagObservation {
     this.lastLagRead = Date.now()
-    feedLogEnds(this.lagHistory, logEnds)
-    // The mirror's watch delivered these commits already, and the read came from its state.
-    const watched = this.mirror.current() !== undefined
-    if (!watched) feedCommits(this.lagHistory, groups)
-    return { now: this.lagHistory.clock(), history: this.lagHistory, commitsFrom: watched ? 'etcd watch' : 'reads and samples' }
+    return { now: this.lagHistory.clock(), history: this.lagReader, commitsFrom: this.mirror.current() !== undefined ? 'etcd watch' : 'reads and samples' }
+  }
+
+  /** A lag read from memory (GroupReader.lagStatus). */
+  private judgeFromMemory (state: GroupState, groupId: string): GroupLagStatus | undefined {
+    const { group, problems } = state.groupOffsets(groupId, this.topicExists)
+    const topics = committedTopics(group)
+    const report = lagReport({
+      groupTopics: [{ group, topics }],
+      logEnds: this.lagHistory.latestLogEnds(topics),
+      problems,
+      topicsByName: this.view?.topicsByName ?? new Map(),
+      observation: this.lagObservation(),
+      logEndMissing: 'no log end read by this replica yet'
+    })
+    const judged = judgeLag(report).groups.get(groupId)
+    return judged === undefined ? undefined : { status: judged.status, status_counts: judged.status_counts }
   }
 
   /**
-   * A sample for the lag history while lag is being read: every log end (one range), and where
-   * the mirror's watch does not deliver commits, every commit and group state. Failures are
-   * the connection state's to report; the next sample tries again.
+   * A sample for the lag history while lag is being read: where the mirror's watch does not
+   * deliver commits, every commit and group state (the reads record what they return); then the
+   * log ends of the topics tracked groups commit on. Failures are the connection state's to
+   * report; the next sample tries again.
    */
   private async sampleLag (): Promise<void> {
     if (this.lagSampling || Date.now() - this.lastLagRead > DEFAULT_GROUP_MIRROR_IDLE_MS) return
     this.lagSampling = true
     try {
-      feedLogEnds(this.lagHistory, logEndsByTopic((await this.topicKeys()).logEnds))
-      if (this.mirror.current() === undefined) {
-        const [{ groups }, listed] = await Promise.all([this.allGroupOffsets(), this.listGroups()])
-        feedCommits(this.lagHistory, groups)
-        for (const g of listed.groups) this.lagHistory.setGroupState(g.groupId, g.state)
-      }
+      if (this.mirror.current() === undefined) await Promise.all([this.allGroupOffsets(), this.listGroups()])
+      await this.sampleLogEnds()
     } catch {
       // Recorded as the connection state by the backend wrapper.
     } finally {
       this.lagSampling = false
     }
+  }
+
+  /**
+   * The next_offset of every partition of the topics some tracked group commits on, and nothing
+   * else under /kafscale/topics/ (on a big cluster ~100k keys, most of them of topics nobody
+   * consumes, partition states, configs): exact keys in one transaction (batches of it).
+   */
+  private async sampleLogEnds (): Promise<void> {
+    const places: Array<{ topic: string, partition: number, key: string }> = []
+    for (const [topic, committed] of this.lagHistory.trackedPartitions()) {
+      const known = this.view?.topicsByName.get(topic)?.partitions.map((p) => p.partition) ?? []
+      try {
+        for (const partition of new Set([...known, ...committed.keys()])) places.push({ topic, partition, key: nextOffsetKey(topic, partition) })
+      } catch {
+        // No topic can have this name (a key KafScale did not write): it has no log end to read.
+      }
+    }
+    if (places.length === 0) return
+    const values = await this.kv.getMany(places.map((p) => p.key))
+    places.forEach(({ topic, partition }, i) => {
+      const value = values[i]
+      if (value === undefined) return
+      try {
+        this.lagHistory.observeLogEnd(topic, partition, decodeNextOffset(value.toString('utf8')))
+      } catch {
+        // Left out: the reads that answer report it.
+      }
+    })
   }
 
   /**

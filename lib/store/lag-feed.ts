@@ -4,10 +4,11 @@ import { decodeOffsetRecord } from '../kafscale/offsets.ts'
 import type { GroupOffsets } from './group-state.ts'
 import { placeOf } from './group-state.ts'
 
-// The lag history fed from what the store reads: each key under /kafscale/consumers/ the group
-// mirror scans or its watch delivers (every commit as KafScale writes it), and the committed
-// offsets and log ends a lag read or a sample returns. A value that does not decode is left
-// out here; the reads that answer report it.
+// The lag history fed from what the store reads, and from nothing else (tools get a read-only
+// view): each key under /kafscale/consumers/ the group mirror scans or its watch delivers
+// (every commit as KafScale writes it), and the committed offsets, group states and log ends
+// the store's reads from etcd return (a lag read's, a sample's, any tool's). A value that does
+// not decode is left out here; the reads that answer report it.
 
 /** One key of /kafscale/consumers/ as written (value) or deleted (undefined). */
 export function feedConsumerKey (history: LagHistory, key: string, value: Buffer | undefined): void {
