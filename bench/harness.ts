@@ -49,11 +49,14 @@ export const SETTINGS = {
 
 export interface Child { base: string, child: ChildProcess, pid: number }
 
+/** The environment the image gives the service (Dockerfile ENV) that changes how it performs. */
+const PRODUCTION_ENV = { MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2' }
+
 /** The real service, as a child process, once it answers /readyz; `baseFlags` replaces NODE_FLAGS. */
 export async function startService (etcd: string, extra: string[] = [], nodeFlags: string[] = [], baseFlags = NODE_FLAGS): Promise<Child> {
   const port = await freePort()
   const child = spawn(process.execPath, [...baseFlags, ...nodeFlags, join(ROOT, 'bin/kafscale-mcp.ts'), '--etcd-endpoints', etcd, '--http-addr', `127.0.0.1:${port}`, '--log-level', 'warn',
-    '--max-response-chars', '100000000', '--rate-limit', '0', '--max-concurrent', '0', '--etcd-timeout', '10s', ...extra], { stdio: ['ignore', 'ignore', 'inherit'] })
+    '--max-response-chars', '100000000', '--rate-limit', '0', '--max-concurrent', '0', '--etcd-timeout', '10s', ...extra], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...PRODUCTION_ENV } })
   const base = `http://127.0.0.1:${port}`
   const deadline = Date.now() + 60_000
   while (Date.now() < deadline) {

@@ -388,6 +388,11 @@ const scaleRow = (shape: ClusterShape, tools: Record<string, ToolFigures>): Reco
   ({ partitions: partitionsOf(shape), tools: Object.fromEntries(Object.entries(tools).map(([tool, f]) => [tool, { p50: f.ours.p50, bytes: f.ours_bytes }])) })
 
 async function main (): Promise<void> {
+  // BENCH_ONLY=memory: the memory figures alone (about 4 minutes), to work on goal 4; nothing is written.
+  if (process.env.BENCH_ONLY === 'memory') {
+    await withEtcd(FULL, '100k', async (etcd) => { log(`memory: ${JSON.stringify(await measureMemory(etcd.endpoint, FULL))}`) })
+    return
+  }
   const started = Date.now()
   const load = { at_start: loadavg().map((l) => round(l, 2)), at_end: [] as number[] }
   log(`settings: ${JSON.stringify(SETTINGS)}; load average ${load.at_start.join(' ')}`)
