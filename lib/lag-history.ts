@@ -130,6 +130,21 @@ export class LagHistory {
     return this.tracked
   }
 
+  /** The partitions these groups have windows on, by topic. */
+  partitionsOf (groupIds: Iterable<string>): Map<string, Set<number>> {
+    const out = new Map<string, Set<number>>()
+    for (const groupId of groupIds) {
+      for (const key of this.windows.get(groupId)?.keys() ?? []) {
+        const cut = key.lastIndexOf('/')
+        const topic = key.slice(0, cut)
+        let partitions = out.get(topic)
+        if (partitions === undefined) out.set(topic, partitions = new Set())
+        partitions.add(Number(key.slice(cut + 1)))
+      }
+    }
+    return out
+  }
+
   private track (topic: string, partition: number, by: number): void {
     let partitions = this.tracked.get(topic)
     if (partitions === undefined) this.tracked.set(topic, partitions = new Map())

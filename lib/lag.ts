@@ -48,7 +48,7 @@ export async function computeLag (store: MetadataReader, options: { groupId?: st
   const committed = options.groupId !== undefined ? await oneGroup(store, options.groupId) : await store.allGroupOffsets()
   const groupTopics = committed.groups.map((group) => ({ group, topics: committedTopics(group, options.keepTopic) }))
   const { offsets: logEnds, problems: logEndProblems } = await store.nextOffsets(groupTopics.flatMap((g) => g.topics))
-  return lagReport({ groupTopics, logEnds, problems: [...committed.problems, ...logEndProblems], topicsByName, observation: store.lagObservation() })
+  return lagReport({ groupTopics, logEnds, problems: [...committed.problems, ...logEndProblems], topicsByName, observation: store.lagObservation(options.groupId !== undefined ? [options.groupId] : undefined) })
 }
 
 /** The topics a group committed on, in the order of its offsets, those kept. */

@@ -221,6 +221,26 @@ t.test('without the group mirror, samples feed the history: commits, log ends an
   t.equal((await lagOf('ok', sampled)).lag_window.commits_from, 'reads and samples')
 })
 
+t.test('a sample reads the log ends of the groups whose lag is read; of every tracked group only when all lag is', async (t) => {
+  const sampled = await startServer(['--etcd-endpoints', etcd.endpoint, '--lag-sample-interval', '50ms'], { clock: () => now })
+  t.teardown(sampled.close)
+  const store = sampled.app.kafscaleStore!
+  await store.checkReady()
+  // Asking with no group names no interest: the test's own look must not widen the samples.
+  const history = (): ReturnType<typeof store.lagObservation>['history'] => store.lagObservation([]).history
+  await lagOf('ok', sampled)
+  t.ok(await eventually(async () => history().commitWindow('stalled', 'stalled', 0) !== undefined, 20_000, 20), 'the mirror tracks the other group too')
+  const before = await Promise.all(['ok', 'stalled'].map(async (name) => [logEndKey(name), (await etcd.client.get(logEndKey(name)).string())!] as [string, string]))
+  t.teardown(async () => { await putMany(etcd.client, before) })
+  // One write: a sample that read every tracked group's topics would see both.
+  await putMany(etcd.client, [[logEndKey('ok'), '987654'], [logEndKey('stalled'), '987655']])
+  t.ok(await eventually(async () => history().logEndObservations('ok', 0).at(-1)?.offset === 987654, 20_000, 20), 'the topic of the group whose lag was read is sampled')
+  t.notOk(history().logEndObservations('stalled', 0).some((o) => o.offset === 987655), 'another group\'s is not')
+  t.equal((await callRest(sampled.base, 'consumer_lag', { evidence: 'none' })).status, 200)
+  await etcd.client.put(logEndKey('stalled')).value('987656')
+  t.ok(await eventually(async () => history().logEndObservations('stalled', 0).at(-1)?.offset === 987656, 20_000, 20), 'once every group\'s lag is read, every tracked group\'s topics are sampled')
+})
+
 t.test('evidence by default only where there is an alarm', async (t) => {
   const shown = async (name: string): Promise<boolean> => partition0(await lagOf(name, server, 'alarms')).evidence !== undefined
   t.same(await Promise.all(['stalled', 'rebalancing', BURST].map(shown)), [true, false, false], 'stopped carries it; ok does not, even with an alarm held back')

@@ -135,6 +135,10 @@ export class KafscaleStore {
   private lagSampling = false
   /** When lag was last read (Date.now()): samples are taken only while it is. */
   private lastLagRead = 0
+  /** When the lag of every group was last read (consumer_lag without a group, cluster_health). */
+  private lastLagReadOfAll = 0
+  /** When each group's own lag was last read: a sample reads the log ends these groups commit on. */
+  private readonly lagReadOf = new Map<string, number>()
 
   /** The backend; every call's outcome sets the connection state. */
   readonly kv: KvBackend
@@ -444,11 +448,14 @@ export class KafscaleStore {
 
   /**
    * The lag history to judge a lag read by, and the time to judge it at: no etcd request. What
-   * the read saw is in it already (the reads above record it). Asking counts as reading lag,
-   * which keeps the sampler going.
+   * the read saw is in it already (the reads above record it). Asking counts as reading lag of
+   * `groupIds` (undefined: every group), which keeps the sampler going for those groups.
    */
-  lagObservation (): LagObservation {
-    this.lastLagRead = Date.now()
+  lagObservation (groupIds?: readonly string[]): LagObservation {
+    const at = Date.now()
+    this.lastLagRead = at
+    if (groupIds === undefined) this.lastLagReadOfAll = at
+    else for (const groupId of groupIds) this.lagReadOf.set(groupId, at)
     return { now: this.lagHistory.clock(), history: this.lagReader, commitsFrom: this.mirror.current() !== undefined ? 'etcd watch' : 'reads and samples' }
   }
 
@@ -461,7 +468,7 @@ export class KafscaleStore {
       logEnds: this.lagHistory.latestLogEnds(topics),
       problems,
       topicsByName: this.view?.topicsByName ?? new Map(),
-      observation: this.lagObservation(),
+      observation: this.lagObservation([groupId]),
       logEndMissing: 'no log end read by this replica yet'
     })
     const judged = judgeLag(report).groups.get(groupId)
@@ -488,13 +495,25 @@ export class KafscaleStore {
   }
 
   /**
+   * The partitions whose log ends a sample reads, by topic: those every tracked group commits on
+   * while the lag of all groups is read, else those of the groups whose own lag is (one read of
+   * a single group must not make every sample read the whole cluster's log ends).
+   */
+  private sampledPartitions (): ReadonlyMap<string, { keys: () => Iterable<number> }> {
+    const since = Date.now() - DEFAULT_GROUP_MIRROR_IDLE_MS
+    if (this.lastLagReadOfAll >= since) return this.lagHistory.trackedPartitions()
+    for (const [groupId, at] of this.lagReadOf) if (at < since) this.lagReadOf.delete(groupId)
+    return this.lagHistory.partitionsOf(this.lagReadOf.keys())
+  }
+
+  /**
    * The next_offset of every partition of the topics some tracked group commits on, and nothing
    * else under /kafscale/topics/ (on a big cluster ~100k keys, most of them of topics nobody
    * consumes, partition states, configs): exact keys in one transaction (batches of it).
    */
   private async sampleLogEnds (): Promise<void> {
     const places: Array<{ topic: string, partition: number, key: string }> = []
-    for (const [topic, committed] of this.lagHistory.trackedPartitions()) {
+    for (const [topic, committed] of this.sampledPartitions()) {
       const known = this.view?.topicsByName.get(topic)?.partitions.map((p) => p.partition) ?? []
       try {
         for (const partition of new Set([...known, ...committed.keys()])) places.push({ topic, partition, key: nextOffsetKey(topic, partition) })
