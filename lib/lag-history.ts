@@ -135,11 +135,10 @@ export class LagHistory {
     const out = new Map<string, Set<number>>()
     for (const groupId of groupIds) {
       for (const key of this.windows.get(groupId)?.keys() ?? []) {
-        const cut = key.lastIndexOf('/')
-        const topic = key.slice(0, cut)
+        const { topic, partition } = splitPartitionKey(key)
         let partitions = out.get(topic)
         if (partitions === undefined) out.set(topic, partitions = new Set())
-        partitions.add(Number(key.slice(cut + 1)))
+        partitions.add(partition)
       }
     }
     return out
@@ -242,4 +241,10 @@ export function readOnlyHistory (history: LagHistory): LagHistoryReader {
     groupState: history.groupState.bind(history),
     full: history.full.bind(history)
   })
+}
+
+/** A `${topic}/${partition}` key split again: at its last "/", since topic names may hold one. */
+export function splitPartitionKey (key: string): { topic: string, partition: number } {
+  const cut = key.lastIndexOf('/')
+  return { topic: key.slice(0, cut), partition: Number(key.slice(cut + 1)) }
 }

@@ -1,4 +1,4 @@
-import type { LagHistory } from '../lag-history.ts'
+import { splitPartitionKey, type LagHistory } from '../lag-history.ts'
 import { decodeConsumerGroup } from '../kafscale/messages.ts'
 import { decodeOffsetRecord } from '../kafscale/offsets.ts'
 import type { GroupOffsets } from './group-state.ts'
@@ -45,11 +45,10 @@ export function feedLogEnds (history: LagHistory, logEnds: ReadonlyMap<string, R
 export function logEndsByTopic (logEnds: ReadonlyMap<string, bigint>): Map<string, Map<number, bigint>> {
   const out = new Map<string, Map<number, bigint>>()
   for (const [key, offset] of logEnds) {
-    const cut = key.lastIndexOf('/')
-    const topic = key.slice(0, cut)
+    const { topic, partition } = splitPartitionKey(key)
     let ends = out.get(topic)
     if (ends === undefined) out.set(topic, ends = new Map())
-    ends.set(Number(key.slice(cut + 1)), offset)
+    ends.set(partition, offset)
   }
   return out
 }
